@@ -136,6 +136,12 @@ export interface WorkloadEntry {
 export interface CacheView {
   /** True once every informer has synced once. */
   ready(): boolean;
+  /**
+   * True when the caches watch this kind in this namespace, so that an
+   * object missing from them is worth waiting for (watch lag) rather than
+   * known to be outside our scope (kind not enabled, namespace not watched).
+   */
+  covers(kind: ResourceKind | WorkloadKind, namespace: string): boolean;
   getResource(kind: ResourceKind, namespace: string, name: string): ResourceEntry | undefined;
   /** All resources of a kind in a namespace (named regex lists and search/match need them). */
   listResources(kind: ResourceKind, namespace: string): Iterable<ResourceEntry>;
