@@ -30,6 +30,8 @@ export interface AnnotationNames {
   pausedAt: string;
   /** `reloader.stakater.com/last-reloaded-from` (annotations strategy) */
   lastReloadedFrom: string;
+  /** `reloader.stakater.com/rollout-strategy: restart|rollout` (Argo Rollouts reload method) */
+  rolloutStrategy: string;
 }
 
 export const DEFAULT_ANNOTATIONS: Readonly<AnnotationNames> = Object.freeze({
@@ -46,4 +48,5 @@ export const DEFAULT_ANNOTATIONS: Readonly<AnnotationNames> = Object.freeze({
   pausePeriod: 'deployment.reloader.stakater.com/pause-period',
   pausedAt: 'deployment.reloader.stakater.com/paused-at',
   lastReloadedFrom: 'reloader.stakater.com/last-reloaded-from',
+  rolloutStrategy: 'reloader.stakater.com/rollout-strategy',
 });

@@ -127,6 +127,8 @@ export interface WorkloadEntry {
   uid?: string;
   annotations: StringMap;
   template: PodTemplateSpec;
+  /** Label selector of its pods (`a=b,c=d`), to read their stamps. */
+  selector?: string;
 }
 
 /**

@@ -1,0 +1,352 @@
+/**
+ * The reload controller: turns cache changes into keyed, debounced reconciles
+ * of workloads and writes reloads (DESIGN.md §6). Level-triggered: every
+ * change only enqueues workload keys; reconcile re-reads the caches and
+ * decides from desired vs observed state.
+ */
+import { planStamps, policyOf, type Stamp } from '../core/plan.ts';
+import { isInterested, type PolicyOptions } from '../core/policy.ts';
+import { envVarName, findReferences } from '../core/refs.ts';
+import { cacheKey, type ResourceEntry, type WorkloadEntry, type WorkloadKind } from '../core/types.ts';
+import { parseGoDuration } from '../config/duration.ts';
+import { sendAlert, type AlertOptions } from './alerts.ts';
+import { applyReload, unpause } from './apply.ts';
+import type { Caches, CacheListener } from './cache.ts';
+import { compareTemplate, newestStamps, resolveUnknown, type PodStampSource, type ReloadReason } from './decide.ts';
+import { postEvent } from './events.ts';
+import { KubeError, type KubeClient } from './kube-client.ts';
+import type { WatcherMetrics } from './metrics.ts';
+import { WorkQueue, type ProcessResult } from './queue.ts';
+import { TokenBucket } from './rate.ts';
+import { carriedEnv, parseLastReloaded, typeWord, type TemplateChange } from './template.ts';
+
+export interface ControllerLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+}
+
+export interface ControllerOptions {
+  policy: PolicyOptions;
+  strategy: 'env-vars' | 'annotations';
+  reloadOnCreate: boolean;
+  reloadOnDelete: boolean;
+  /** One rollout for a burst of changes within this window. 0 = off. */
+  debounceMs: number;
+  /** At most one reload of a workload per this interval. 0 = off. */
+  minReloadIntervalMs: number;
+  /** Global reload rate. 0 = off. */
+  maxReloadsPerSecond: number;
+  /** Reconcile every workload this often. 0 = off. */
+  resyncPeriodMs: number;
+  /** `--webhook-url`: POST the reload there instead of patching. */
+  webhookUrl?: string;
+  alerts?: AlertOptions;
+  /** reportingInstance of Events (the pod name). */
+  identity: string;
+  concurrency?: number;
+  log: ControllerLogger;
+  metrics?: WatcherMetrics;
+}
+
+// A resource created after start-up, with --reload-on-create: its baseline
+// differs from any hash, so workloads that use it reload once.
+const CREATED = '(created)';
+
+/** Backoff for failed reloads of one workload: 1 s doubling to 5 min. */
+function failureBackoff(attempt: number): number {
+  return Math.min(1000 * 2 ** Math.max(0, attempt - 1), 300_000);
+}
+
+/** What `explain` reports for a workload. */
+export interface Explanation {
+  workload: string;
+  interested: boolean;
+  follows: { kind: string; name: string; hash: string; envName: string; container: string | undefined }[];
+  missing: string[];
+  template: Record<string, string>;
+  pods?: Record<string, string>;
+  wouldReload: { kind: string; name: string; reason: ReloadReason }[];
+}
+
+export class Controller implements CacheListener {
+  private readonly client: KubeClient;
+  private readonly caches: Caches;
+  private readonly o: ControllerOptions;
+  readonly queue: WorkQueue;
+  private readonly bucket: TokenBucket;
+  /** resource key → hash when this process first saw it. */
+  private readonly firstSeen = new Map<string, string>();
+  /** `workloadKey|resourceKey` → hash this process last wrote. */
+  private readonly applied = new Map<string, string>();
+  private readonly lastReload = new Map<string, number>();
+  private readonly failures = new Map<string, number>();
+  private leader = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
+  constructor(client: KubeClient, caches: Caches, opts: ControllerOptions) {
+    this.client = client;
+    this.caches = caches;
+    this.o = opts;
+    this.bucket = new TokenBucket(opts.maxReloadsPerSecond);
+    this.queue = new WorkQueue({
+      concurrency: opts.concurrency ?? 4,
+      process: (key) => this.process(key),
+      onError: (key, err) => this.o.log.warn({ workload: key, err: (err as Error).message }, 'reconcile failed'),
+    });
+    caches.setListener(this);
+  }
+
+  get isLeader(): boolean {
+    return this.leader;
+  }
+
+  /**
+   * Start or stop acting. Becoming leader reconciles every workload once
+   * (start-up, or a leader change: catches what happened meanwhile).
+   */
+  setLeader(leader: boolean): void {
+    if (leader === this.leader) return;
+    this.leader = leader;
+    this.o.metrics?.leader.set(leader ? 1 : 0);
+    if (leader) {
+      this.o.log.info({}, 'leading: reconciling every workload');
+      this.enqueueAll(0);
+      if (this.o.resyncPeriodMs > 0) {
+        this.resyncTimer = setInterval(() => this.enqueueAll(0), this.o.resyncPeriodMs);
+        this.resyncTimer.unref();
+      }
+    } else {
+      this.o.log.info({}, 'not leading: reloads stop');
+      if (this.resyncTimer) clearInterval(this.resyncTimer);
+      this.queue.clear();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.leader = false;
+    await this.queue.stop();
+  }
+
+  private enqueueAll(delay: number): void {
+    for (const w of this.caches.allWorkloads()) {
+      if (isInterested(policyOf(w, this.o.policy))) this.queue.add(cacheKey(w.kind, w.namespace, w.name), delay);
+    }
+  }
+
+  private enqueue(w: WorkloadEntry, delay = this.o.debounceMs): void {
+    if (this.leader) this.queue.add(cacheKey(w.kind, w.namespace, w.name), delay);
+  }
+
+  // ---- CacheListener: changes only enqueue keys ----
+
+  resourceChanged(r: ResourceEntry, old: ResourceEntry | undefined, initial: boolean): void {
+    const key = cacheKey(r.kind, r.namespace, r.name);
+    if (!this.firstSeen.has(key)) this.firstSeen.set(key, !initial && !old && this.o.reloadOnCreate ? CREATED : r.hash);
+    // a relist or a metadata-only change: nothing that can change a decision
+    if (old && old.hash === r.hash && JSON.stringify(old.annotations) === JSON.stringify(r.annotations)) return;
+    if (initial) return; // start-up reconciles everything once anyway
+    for (const w of this.caches.dependents(r.kind, r.namespace, r.name)) this.enqueue(w);
+  }
+
+  resourceDeleted(r: ResourceEntry): void {
+    this.firstSeen.delete(cacheKey(r.kind, r.namespace, r.name));
+    if (!this.o.reloadOnDelete) return;
+    for (const w of this.caches.dependents(r.kind, r.namespace, r.name)) this.enqueue(w);
+  }
+
+  workloadChanged(w: WorkloadEntry): void {
+    if (isInterested(policyOf(w, this.o.policy))) this.enqueue(w);
+  }
+
+  workloadDeleted(w: WorkloadEntry): void {
+    const key = cacheKey(w.kind, w.namespace, w.name);
+    this.lastReload.delete(key);
+    this.failures.delete(key);
+    for (const k of [...this.applied.keys()]) if (k.startsWith(`${key}|`)) this.applied.delete(k);
+  }
+
+  namespaceChanged(ns: string): void {
+    for (const w of this.caches.workloadsIn(ns)) if (isInterested(policyOf(w, this.o.policy))) this.enqueue(w, 0);
+  }
+
+  // ---- reconcile ----
+
+  private async process(key: string): Promise<ProcessResult | void> {
+    if (!this.leader) return;
+    const [kind, namespace, name] = key.split('/') as [WorkloadKind, string, string];
+    const w = this.caches.getWorkload(kind, namespace, name);
+    if (!w) return;
+    const end = this.o.metrics?.reconcileDuration.startTimer();
+    try {
+      return await this.reconcile(key, w);
+    } finally {
+      end?.();
+    }
+  }
+
+  private skip(reason: string): void {
+    this.o.metrics?.skipped.inc({ reason });
+  }
+
+  /** Stamps of the workload's live pods, newest pod first, for `names`. */
+  private async podStamps(w: WorkloadEntry, names: Set<string>): Promise<Map<string, string>> {
+    if (!w.selector || names.size === 0 || w.kind === 'CronJob') return new Map();
+    const list = await this.client.request<{ items?: PodStampSource[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(w.namespace)}/pods`, {
+      query: { labelSelector: w.selector, limit: 500 },
+    });
+    return newestStamps(list.items ?? [], names);
+  }
+
+  /** Everything reconcile decides, without writing (also serves `explain`). */
+  private async evaluate(key: string, w: WorkloadEntry, withPods: boolean) {
+    const plan = planStamps(w, w.template.spec, this.caches, this.o.policy);
+    const carried = carriedEnv(w.template.spec);
+    const last = parseLastReloaded(w.template.metadata?.annotations, this.o.policy.annotations.lastReloadedFrom);
+    const verdict = compareTemplate(plan.stamps, this.o.strategy, carried, last);
+    const reloads: { stamp: Stamp; reason: ReloadReason }[] = verdict.differs.map((s) => ({ stamp: s, reason: 'template-differs' as const }));
+    let pods: Map<string, string> | undefined;
+    if (verdict.unknown.length > 0 && withPods) {
+      pods = await this.podStamps(w, new Set(verdict.unknown.map((s) => s.envName)));
+      reloads.push(
+        ...resolveUnknown(verdict.unknown, pods, (s) => {
+          const rk = cacheKey(s.kind, s.namespace, s.name);
+          return this.applied.get(`${key}|${rk}`) ?? this.firstSeen.get(rk);
+        }),
+      );
+    }
+    // --reload-on-delete: a referenced resource that no longer exists loses its env var
+    const remove: TemplateChange['remove'] = [];
+    if (this.o.reloadOnDelete && this.o.strategy === 'env-vars') {
+      const refs = findReferences(w.template.spec);
+      for (const kind of ['ConfigMap', 'Secret'] as const) {
+        for (const n of refs[kind]) {
+          if (this.caches.getResource(kind, w.namespace, n) || !this.caches.covers(kind, w.namespace)) continue;
+          const env = envVarName(kind, n);
+          const c = (w.template.spec?.containers ?? []).find((x) => (x.env ?? []).some((e) => e.name === env));
+          if (c) remove.push({ container: c.name, envName: env });
+        }
+      }
+    }
+    return { plan, carried, pods, reloads, remove };
+  }
+
+  private async reconcile(key: string, w: WorkloadEntry): Promise<ProcessResult | void> {
+    const policy = policyOf(w, this.o.policy);
+    if (!isInterested(policy)) return this.skip('not-annotated');
+    let retryAfterMs: number | undefined;
+    const a = this.o.policy.annotations;
+    const pausePeriodMs = w.kind === 'Deployment' ? this.pausePeriod(w) : undefined;
+    const pausedAt = w.annotations[a.pausedAt];
+    if (pausedAt && w.kind === 'Deployment') {
+      const left = Date.parse(pausedAt) + (pausePeriodMs ?? 0) - Date.now();
+      if (left <= 0 || Number.isNaN(left)) {
+        await unpause(this.client, w, a.pausedAt);
+        this.o.log.info({ workload: key }, 'pause period over, deployment resumed');
+        await postEvent(this.client, w, 'Normal', 'Unpaused', `pause period over; rollout resumes`, this.o.identity);
+      } else retryAfterMs = left;
+    }
+    const { reloads, remove } = await this.evaluate(key, w, true);
+    if (reloads.length === 0 && remove.length === 0) {
+      this.skip('up-to-date');
+      return retryAfterMs !== undefined ? { retryAfterMs } : undefined;
+    }
+    const now = Date.now();
+    const last = this.lastReload.get(key);
+    if (this.o.minReloadIntervalMs > 0 && last !== undefined && now - last < this.o.minReloadIntervalMs) {
+      this.skip('min-interval');
+      return { retryAfterMs: this.o.minReloadIntervalMs - (now - last) };
+    }
+    const wait = this.bucket.take(now);
+    if (wait > 0) {
+      this.skip('rate-limited');
+      return { retryAfterMs: wait };
+    }
+    const stamps = reloads.map((r) => r.stamp);
+    const change: TemplateChange = { set: this.o.strategy === 'env-vars' ? stamps : [], remove };
+    if (this.o.strategy === 'annotations' && stamps.length > 0) {
+      const s = stamps[stamps.length - 1]!;
+      change.annotations = {
+        [a.lastReloadedFrom]: JSON.stringify({
+          type: typeWord(s.kind),
+          name: s.name,
+          namespace: s.namespace,
+          hash: s.hash,
+          containerRefs: [w.template.spec?.containers?.[s.container]?.name].filter(Boolean),
+          observedAt: Math.floor(now / 1000),
+        }),
+      };
+    }
+    const what = stamps.map((s) => `${s.kind} ${s.name} (hash ${s.hash})`).join(', ') || `removed ${remove.map((r) => r.envName).join(', ')}`;
+    try {
+      if (this.o.webhookUrl) await this.callWebhook(w, stamps);
+      else await applyReload(this.client, w, change, pausePeriodMs && !pausedAt ? { pausedAtKey: a.pausedAt, at: new Date(now) } : undefined);
+    } catch (e) {
+      const err = e as Error;
+      const attempt = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, attempt);
+      this.o.metrics?.reloads.inc({ success: 'false' });
+      this.o.metrics?.reloadsByKind.inc({ kind: w.kind, namespace: w.namespace, success: 'false' });
+      const retryable = !(err instanceof KubeError) || err.retryable;
+      this.o.log.warn({ workload: key, err: err.message, attempt, retryable }, 'reload failed');
+      await postEvent(this.client, w, 'Warning', 'ReloadFailed', `reload for ${what} failed: ${err.message}`, this.o.identity);
+      return retryable ? { retryAfterMs: failureBackoff(attempt) } : undefined;
+    }
+    this.failures.delete(key);
+    this.lastReload.set(key, now);
+    for (const s of stamps) this.applied.set(`${key}|${cacheKey(s.kind, s.namespace, s.name)}`, s.hash);
+    this.o.metrics?.reloads.inc({ success: 'true' });
+    this.o.metrics?.reloadsByKind.inc({ kind: w.kind, namespace: w.namespace, success: 'true' });
+    this.o.log.info({ workload: key, resources: stamps.map((s) => `${s.kind}/${s.name}`), reasons: reloads.map((r) => r.reason) }, 'reloaded');
+    await postEvent(this.client, w, 'Normal', 'Reloaded', `reloaded for ${what}`, this.o.identity);
+    if (this.o.alerts) {
+      const err = await sendAlert(this.o.alerts, `config-reloader: ${w.kind} ${w.namespace}/${w.name} reloaded for ${what}`, { kind: w.kind, namespace: w.namespace, name: w.name });
+      if (err) this.o.log.warn({ workload: key, err }, 'alert failed');
+    }
+    if (pausePeriodMs && !pausedAt) return { retryAfterMs: pausePeriodMs };
+    return retryAfterMs !== undefined ? { retryAfterMs } : undefined;
+  }
+
+  private pausePeriod(w: WorkloadEntry): number | undefined {
+    const v = w.annotations[this.o.policy.annotations.pausePeriod];
+    if (!v) return undefined;
+    try {
+      const ms = parseGoDuration(v);
+      return ms > 0 ? ms : undefined;
+    } catch {
+      this.o.log.warn({ workload: `${w.namespace}/${w.name}`, value: v }, 'invalid pause period, ignored');
+      return undefined;
+    }
+  }
+
+  private async callWebhook(w: WorkloadEntry, stamps: Stamp[]): Promise<void> {
+    const { fetch } = await import('undici');
+    const res = await fetch(this.o.webhookUrl!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind: w.kind, namespace: w.namespace, name: w.name, resources: stamps.map((s) => ({ kind: s.kind, name: s.name, hash: s.hash })) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    await res.text();
+    if (!res.ok) throw new KubeError(res.status >= 500 ? 503 : 400, 'WebhookFailed', `webhook-url answered ${res.status}`);
+  }
+
+  /** What the controller sees and would do for one workload (read-only). */
+  async explain(kind: WorkloadKind, namespace: string, name: string): Promise<Explanation | undefined> {
+    const w = this.caches.getWorkload(kind, namespace, name);
+    if (!w) return undefined;
+    const key = cacheKey(kind, namespace, name);
+    const interested = isInterested(policyOf(w, this.o.policy));
+    const { plan, carried, pods, reloads } = await this.evaluate(key, w, true);
+    return {
+      workload: key,
+      interested,
+      follows: plan.stamps.map((s) => ({ kind: s.kind, name: s.name, hash: s.hash, envName: s.envName, container: w.template.spec?.containers?.[s.container]?.name })),
+      missing: plan.missing,
+      template: Object.fromEntries(carried),
+      ...(pods ? { pods: Object.fromEntries(pods) } : {}),
+      wouldReload: reloads.map((r) => ({ kind: r.stamp.kind, name: r.stamp.name, reason: r.reason })),
+    };
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * A keyed, delayed work queue (client-go's workqueue, reduced to what we
+ * need): a key is processed by at most one worker at a time; adding a key
+ * that is already waiting keeps the earlier due time (so a burst of changes
+ * inside the debounce window is processed once); adding a key while it is
+ * being processed runs it again afterwards.
+ */
+
+/** What processing a key asks for next. */
+export interface ProcessResult {
+  /** Process the key again after this many ms (rate limit, min interval, backoff, pause expiry). */
+  retryAfterMs?: number;
+}
+
+export interface QueueOptions {
+  concurrency: number;
+  process(key: string): Promise<ProcessResult | void>;
+  onError?(key: string, err: unknown): void;
+}
+
+/** Keyed delayed work queue. */
+export class WorkQueue {
+  private readonly o: QueueOptions;
+  private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
+  private readonly ready: string[] = [];
+  private readonly readySet = new Set<string>();
+  private readonly active = new Set<string>();
+  /** key → delay to re-add with once its current processing ends. */
+  private readonly dirty = new Map<string, number>();
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(opts: QueueOptions) {
+    this.o = opts;
+  }
+
+  /** Keys waiting or running (a gauge). */
+  get depth(): number {
+    return this.timers.size + this.ready.length + this.active.size;
+  }
+
+  /** Schedule `key` in `delayMs`, unless it is already due sooner. */
+  add(key: string, delayMs = 0): void {
+    if (this.stopped) return;
+    if (this.active.has(key)) {
+      const d = this.dirty.get(key);
+      this.dirty.set(key, d === undefined ? delayMs : Math.min(d, delayMs));
+      return;
+    }
+    if (this.readySet.has(key)) return;
+    const due = Date.now() + Math.max(0, delayMs);
+    const t = this.timers.get(key);
+    if (t && t.due <= due) return;
+    if (t) clearTimeout(t.timer);
+    if (delayMs <= 0) {
+      this.timers.delete(key);
+      this.makeReady(key);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.makeReady(key);
+    }, delayMs);
+    this.timers.set(key, { due, timer });
+  }
+
+  /** Drop every waiting key (on losing leadership). Running ones finish. */
+  clear(): void {
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
+    this.ready.length = 0;
+    this.readySet.clear();
+    this.dirty.clear();
+  }
+
+  /** Stop: clear timers and wait for running work. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clear();
+    await this.idle();
+  }
+
+  /** Resolves when nothing is running or ready (timers may still wait). */
+  idle(): Promise<void> {
+    if (this.running === 0 && this.ready.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  private makeReady(key: string): void {
+    if (this.readySet.has(key)) return;
+    this.ready.push(key);
+    this.readySet.add(key);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.o.concurrency && this.ready.length > 0) {
+      const key = this.ready.shift()!;
+      this.readySet.delete(key);
+      if (this.active.has(key)) {
+        this.dirty.set(key, 0);
+        continue;
+      }
+      this.active.add(key);
+      this.running++;
+      void this.run(key);
+    }
+    if (this.running === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async run(key: string): Promise<void> {
+    let retry: number | undefined;
+    try {
+      const r = await this.o.process(key);
+      retry = r?.retryAfterMs;
+    } catch (e) {
+      this.o.onError?.(key, e);
+    } finally {
+      this.active.delete(key);
+      this.running--;
+      const d = this.dirty.get(key);
+      this.dirty.delete(key);
+      if (d !== undefined || retry !== undefined) this.add(key, Math.min(d ?? Infinity, retry ?? Infinity));
+      this.pump();
+    }
+  }
+}
