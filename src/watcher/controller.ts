@@ -332,6 +332,11 @@ export class Controller implements CacheListener {
     if (!res.ok) throw new KubeError(res.status >= 500 ? 503 : 400, 'WebhookFailed', `webhook-url answered ${res.status}`);
   }
 
+  /** Is this namespace watched (listed, not ignored, selected)? */
+  watches(namespace: string): boolean {
+    return this.caches.inScope(namespace);
+  }
+
   /** What the controller sees and would do for one workload (read-only). */
   async explain(kind: WorkloadKind, namespace: string, name: string): Promise<Explanation | undefined> {
     const w = this.caches.getWorkload(kind, namespace, name);

@@ -27,8 +27,10 @@ export const explainRoutes: FastifyPluginAsync<{ controller: Controller }> = asy
   app.get<{ Params: { kind: string; namespace: string; name: string } }>('/explain/:kind/:namespace/:name', async (req, reply) => {
     const kind = KINDS[req.params.kind.toLowerCase()];
     if (!kind) return reply.code(400).send({ error: `unknown workload kind ${JSON.stringify(req.params.kind)}; use one of deployment, statefulset, daemonset, cronjob, job, rollout` });
-    const e = await opts.controller.explain(kind, req.params.namespace, req.params.name);
-    if (!e) return reply.code(404).send({ error: `${kind} ${req.params.namespace}/${req.params.name} is not in the caches (not found, or not watched)` });
+    const { namespace, name } = req.params;
+    if (!opts.controller.watches(namespace)) return reply.code(404).send({ error: `namespace ${namespace} is not watched` });
+    const e = await opts.controller.explain(kind, namespace, name);
+    if (!e) return reply.code(404).send({ error: `${kind} ${namespace}/${name} not found` });
     return e;
   });
 };
