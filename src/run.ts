@@ -99,6 +99,7 @@ export async function run(config: Config, opts: { logger?: Logger; handleSignals
       ipAddresses: config.tls.sans.ipAddresses,
       onChange: swap,
       logger: log,
+      checkIntervalMs: config.tls.checkIntervalMs,
     });
     initial = selfManaged.current();
   }

@@ -53,6 +53,8 @@ export interface TlsConfig {
   keyFile: string | undefined;
   /** `--cert-secret`: Secret in the own namespace holding CA and serving cert (self-managed). */
   secretName: string;
+  /** `--cert-check-interval` in ms: how often the certificate Secret is re-read (self-managed). */
+  checkIntervalMs: number;
   /** `--service-name`: the webhook's Service. */
   serviceName: string;
   /** `--webhook-config-name`: MutatingWebhookConfiguration to inject the CA into. */
@@ -394,6 +396,8 @@ export function parseConfig(
     if (!isIpAddress(v) && !isDnsName(v)) throw new Error('must be an IP address or a host name');
     return v;
   });
+  const certCheckIntervalMs = f.duration('cert-check-interval');
+  if (!(certCheckIntervalMs >= 1000)) badFlag('cert-check-interval', f.string('cert-check-interval'), 'must be at least 1s');
   const waitMs = f.duration('webhook-wait');
   if (waitMs >= MAX_WEBHOOK_WAIT_MS) {
     badFlag('webhook-wait', f.string('webhook-wait'), `must be less than ${formatDuration(MAX_WEBHOOK_WAIT_MS)} (the webhook's timeoutSeconds is at most 5)`);
@@ -646,6 +650,7 @@ export function parseConfig(
       certFile: certDir === undefined ? undefined : join(certDir, 'tls.crt'),
       keyFile: certDir === undefined ? undefined : join(certDir, 'tls.key'),
       secretName,
+      checkIntervalMs: certCheckIntervalMs,
       serviceName,
       webhookConfigName,
       sans: { dnsNames, ipAddresses },

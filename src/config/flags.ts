@@ -93,6 +93,7 @@ export const FLAGS: readonly FlagSpec[] = [
 
   // Certificates
   { name: 'cert-dir', type: 'string', default: '', defaultText: 'none: self-managed mode', metavar: 'DIR', group: G_CERTS, description: 'provided mode: read tls.crt and tls.key from DIR (re-read when they change)' },
+  { name: 'cert-check-interval', type: 'duration', default: '1m', group: G_CERTS, description: 'self-managed mode: how often every replica re-reads the certificate Secret (the leader also renews and re-injects the caBundle)' },
   { name: 'cert-secret', type: 'string', default: 'config-reloader-certs', metavar: 'name', group: G_CERTS, description: 'self-managed mode: Secret holding the CA and the serving certificate' },
   { name: 'service-name', type: 'string', default: 'config-reloader', metavar: 'name', group: G_CERTS, description: 'Service of the webhook, named in the certificate\'s subjectAltName' },
   { name: 'namespace', type: 'string', default: '', defaultText: '$POD_NAMESPACE, else $RELOADER_NAMESPACE, else "config-reloader"', metavar: 'name', group: G_CERTS, description: 'own namespace: certificate Secret, Lease, Service' },
