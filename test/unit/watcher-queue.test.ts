@@ -1,0 +1,117 @@
+import t from 'tap';
+import { WorkQueue } from '../../src/watcher/queue.ts';
+import { TokenBucket } from '../../src/watcher/rate.ts';
+
+/** Resolve when `n` calls have been recorded (bounded by the test timeout). */
+function recorder() {
+  const calls: string[] = [];
+  let waiters: [number, () => void][] = [];
+  return {
+    calls,
+    push(k: string) {
+      calls.push(k);
+      waiters = waiters.filter(([n, r]) => (calls.length >= n ? (r(), false) : true));
+    },
+    until(n: number) {
+      return calls.length >= n ? Promise.resolve() : new Promise<void>((r) => waiters.push([n, r]));
+    },
+  };
+}
+
+t.test('a burst of adds within the delay is processed once', async (t) => {
+  const rec = recorder();
+  const q = new WorkQueue({ concurrency: 2, process: async (k) => rec.push(k) });
+  for (let i = 0; i < 5; i++) q.add('a', 30);
+  q.add('b', 30);
+  t.equal(q.depth, 2);
+  await rec.until(2);
+  await q.idle();
+  t.same(rec.calls.sort(), ['a', 'b']);
+  await q.stop();
+});
+
+t.test('an earlier due time wins; zero delay runs now', async (t) => {
+  const rec = recorder();
+  const q = new WorkQueue({ concurrency: 1, process: async (k) => rec.push(k) });
+  q.add('a', 10_000);
+  q.add('a', 0);
+  await rec.until(1);
+  t.same(rec.calls, ['a']);
+  await q.stop();
+});
+
+t.test('added while running: runs again after; never concurrently for one key', async (t) => {
+  const rec = recorder();
+  let running = 0;
+  let maxRunning = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue({
+    concurrency: 4,
+    process: async (k) => {
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      if (rec.calls.length === 0) {
+        rec.push(k);
+        await gate;
+      } else rec.push(k);
+      running--;
+    },
+  });
+  q.add('a');
+  await rec.until(1);
+  q.add('a');
+  q.add('a');
+  release();
+  await rec.until(2);
+  await q.idle();
+  t.same(rec.calls, ['a', 'a'], 'twice, not three times');
+  t.equal(maxRunning, 1);
+  await q.stop();
+});
+
+t.test('retryAfterMs re-adds; errors are reported and do not stop the queue', async (t) => {
+  const rec = recorder();
+  const errors: string[] = [];
+  const q = new WorkQueue({
+    concurrency: 1,
+    process: async (k) => {
+      rec.push(k);
+      if (k === 'boom') throw new Error('x');
+      return rec.calls.filter((c) => c === k).length < 3 ? { retryAfterMs: 5 } : undefined;
+    },
+    onError: (k) => errors.push(k),
+  });
+  q.add('r');
+  q.add('boom');
+  await rec.until(4);
+  await q.idle();
+  t.equal(rec.calls.filter((c) => c === 'r').length >= 3, true);
+  t.same(errors, ['boom']);
+  q.clear();
+  await q.stop();
+  q.add('after-stop');
+  t.equal(q.depth, 0, 'nothing is queued after stop');
+});
+
+t.test('clear drops waiting keys', async (t) => {
+  const q = new WorkQueue({ concurrency: 1, process: async () => undefined });
+  q.add('a', 10_000);
+  q.add('b', 10_000);
+  t.equal(q.depth, 2);
+  q.clear();
+  t.equal(q.depth, 0);
+  await q.stop();
+});
+
+t.test('token bucket', async (t) => {
+  const b = new TokenBucket(2, 2, 0);
+  t.equal(b.take(0), 0);
+  t.equal(b.take(0), 0);
+  t.equal(b.take(0), 500, 'empty: wait for one token at 2/s');
+  t.equal(b.take(500), 0, 'refilled');
+  t.equal(new TokenBucket(0).take(), 0, 'rate 0 is off');
+  const slow = new TokenBucket(0.5, undefined, 0);
+  t.equal(slow.take(0), 0, 'burst at least 1');
+  t.equal(slow.take(0), 2000);
+});
