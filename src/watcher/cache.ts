@@ -318,6 +318,9 @@ export class Caches implements CacheView {
   private upsertWorkload(w: WorkloadEntry): void {
     const key = cacheKey(w.kind, w.namespace, w.name);
     const old = this.workloads.get(key);
+    // Status updates (several per rollout) leave the kept fields unchanged:
+    // nothing a reconcile could decide differently, so no notification.
+    if (old && JSON.stringify(old) === JSON.stringify(w)) return;
     if (old) this.unindex(key, old);
     this.workloads.set(key, w);
     this.index(key, w);
