@@ -226,6 +226,11 @@ export class Caches implements CacheView {
     return [...out.values()];
   }
 
+  /** Cached ConfigMaps and Secrets in a namespace (namespace selector changes). */
+  resourcesIn(namespace: string): ResourceEntry[] {
+    return [...this.resources.values()].filter((r) => r.namespace === namespace);
+  }
+
   /** Cached workloads in a namespace (namespace selector changes). */
   workloadsIn(namespace: string): WorkloadEntry[] {
     return [...this.workloads.values()].filter((w) => w.namespace === namespace);

@@ -142,6 +142,9 @@ export class Controller implements CacheListener {
   // ---- CacheListener: changes only enqueue keys ----
 
   resourceChanged(r: ResourceEntry, old: ResourceEntry | undefined, initial: boolean): void {
+    // Out of scope (namespace not selected/ignored): not "seen" yet; the
+    // baseline is taken when its namespace enters the scope.
+    if (!this.caches.inScope(r.namespace)) return;
     const key = cacheKey(r.kind, r.namespace, r.name);
     if (!this.firstSeen.has(key)) this.firstSeen.set(key, !initial && !old && this.o.reloadOnCreate ? CREATED : r.hash);
     // a relist or a metadata-only change: nothing that can change a decision
@@ -168,6 +171,10 @@ export class Controller implements CacheListener {
   }
 
   namespaceChanged(ns: string): void {
+    if (!this.caches.inScope(ns)) return;
+    // Entering the scope: what its resources hold now is the baseline; a
+    // change made while the namespace was not selected is not ours to act on.
+    for (const r of this.caches.resourcesIn(ns)) this.firstSeen.set(cacheKey(r.kind, r.namespace, r.name), r.hash);
     for (const w of this.caches.workloadsIn(ns)) if (isInterested(policyOf(w, this.o.policy))) this.enqueue(w, 0);
   }
 
@@ -298,7 +305,7 @@ export class Controller implements CacheListener {
     for (const s of stamps) this.applied.set(`${key}|${cacheKey(s.kind, s.namespace, s.name)}`, s.hash);
     this.o.metrics?.reloads.inc({ success: 'true' });
     this.o.metrics?.reloadsByKind.inc({ kind: w.kind, namespace: w.namespace, success: 'true' });
-    this.o.log.info({ workload: key, resources: stamps.map((s) => `${s.kind}/${s.name}`), reasons: reloads.map((r) => r.reason) }, 'reloaded');
+    this.o.log.info({ workload: key, resources: stamps.map((s) => `${s.kind}/${s.name}`), reasons: reloads.map((r) => r.reason), removed: remove.map((r) => r.envName) }, 'reloaded');
     await postEvent(this.client, w, 'Normal', 'Reloaded', `reloaded for ${what}`, this.o.identity);
     if (this.o.alerts) {
       const err = await sendAlert(this.o.alerts, `config-reloader: ${w.kind} ${w.namespace}/${w.name} reloaded for ${what}`, { kind: w.kind, namespace: w.namespace, name: w.name });
