@@ -71,7 +71,13 @@ function fromSecret(s: SecretObj): Material | undefined {
   return { ...m, ...(s.metadata.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}) };
 }
 
-function secretBody(o: SelfManagedOptions, m: Material): SecretObj {
+/** `raw` with our four keys replaced by `m`'s; its labels, annotations and other keys kept. */
+function mergeInto(raw: SecretObj, m: Material): SecretObj {
+  const ours = secretBody({ secretName: raw.metadata.name, namespace: raw.metadata.namespace }, m);
+  return { ...raw, metadata: { ...raw.metadata }, data: { ...raw.data, ...ours.data } };
+}
+
+function secretBody(o: Pick<SelfManagedOptions, 'secretName' | 'namespace'>, m: Material): SecretObj {
   return {
     metadata: { name: o.secretName, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': 'config-reloader' }, ...(m.resourceVersion ? { resourceVersion: m.resourceVersion } : {}) },
     type: 'kubernetes.io/tls',
@@ -92,10 +98,12 @@ export async function startSelfManagedCerts(client: KubeClient, o: SelfManagedOp
   const secretPath = `${path}/${encodeURIComponent(o.secretName)}`;
   let leader = false;
   let stopped = false;
+  let warnedMissingMwc = false;
 
-  const read = async (): Promise<Material | undefined> => {
+  /** Read the Secret: its material when complete, the raw object when incomplete, or nothing. */
+  const readRaw = async (): Promise<SecretObj | undefined> => {
     try {
-      return fromSecret(await client.request<SecretObj>('GET', secretPath));
+      return await client.request<SecretObj>('GET', secretPath);
     } catch (e) {
       if (e instanceof KubeError && e.status === 404) return undefined;
       throw e;
@@ -103,20 +111,29 @@ export async function startSelfManagedCerts(client: KubeClient, o: SelfManagedOp
   };
 
   const getOrCreate = async (): Promise<Material> => {
-    const existing = await read();
-    if (existing) return existing;
-    const fresh = await issue(o);
-    try {
-      const created = await client.request<SecretObj>('POST', path, { body: secretBody(o, fresh) });
-      log.info({ secret: o.secretName }, 'created the certificate secret');
-      return { ...fresh, ...(created.metadata.resourceVersion ? { resourceVersion: created.metadata.resourceVersion } : {}) };
-    } catch (e) {
-      if (!(e instanceof KubeError) || e.status !== 409) throw e;
-      // another replica won the race: use its CA
-      const theirs = await read();
-      if (!theirs) throw new Error(`certificate secret ${o.namespace}/${o.secretName} exists but is incomplete`);
-      return theirs;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const raw = await readRaw();
+      const existing = raw && fromSecret(raw);
+      if (existing) return existing;
+      const fresh = await issue(o);
+      try {
+        if (raw) {
+          // Present but incomplete (e.g. left by another tool without ca.key):
+          // complete it in place, keeping its metadata; a 409 means another
+          // replica did it first, and the next read returns theirs.
+          const saved = await client.request<SecretObj>('PUT', secretPath, { body: mergeInto(raw, fresh) });
+          log.warn({ secret: o.secretName }, 'certificate secret was incomplete; replaced its certificates');
+          return { ...fresh, ...(saved.metadata.resourceVersion ? { resourceVersion: saved.metadata.resourceVersion } : {}) };
+        }
+        const created = await client.request<SecretObj>('POST', path, { body: secretBody(o, fresh) });
+        log.info({ secret: o.secretName }, 'created the certificate secret');
+        return { ...fresh, ...(created.metadata.resourceVersion ? { resourceVersion: created.metadata.resourceVersion } : {}) };
+      } catch (e) {
+        // another replica won the race: read again and use its CA
+        if (!(e instanceof KubeError) || e.status !== 409) throw e;
+      }
     }
+    throw new Error(`certificate secret ${o.namespace}/${o.secretName}: kept conflicting with other writers`);
   };
 
   let material = await getOrCreate();
@@ -128,11 +145,14 @@ export async function startSelfManagedCerts(client: KubeClient, o: SelfManagedOp
       mwc = await client.request('GET', mwcPath);
     } catch (e) {
       if (e instanceof KubeError && e.status === 404) {
-        log.warn({ webhookConfiguration: o.webhookConfigName }, 'webhook configuration not found; caBundle not injected yet');
+        const level = warnedMissingMwc ? 'debug' : 'warn';
+        warnedMissingMwc = true;
+        log[level]({ webhookConfiguration: o.webhookConfigName }, 'webhook configuration not found; caBundle not injected yet');
         return;
       }
       throw e;
     }
+    warnedMissingMwc = false;
     const bundle = b64(material.ca.cert);
     const ops = (mwc.webhooks ?? []).flatMap((w, i) =>
       w.clientConfig?.caBundle === bundle ? [] : [{ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: bundle }],
@@ -147,9 +167,10 @@ export async function startSelfManagedCerts(client: KubeClient, o: SelfManagedOp
     if (!d.renew) return;
     log.info({ reason: d.reason }, 'renewing the serving certificate');
     const next = await issue(o, material.ca);
-    const rv = material.resourceVersion;
+    const raw = await readRaw();
+    if (!raw || raw.metadata.resourceVersion !== material.resourceVersion) return; // changed meanwhile: next check decides again
     try {
-      const saved = await client.request<SecretObj>('PUT', secretPath, { body: secretBody(o, { ...next, ...(rv ? { resourceVersion: rv } : {}) }) });
+      const saved = await client.request<SecretObj>('PUT', secretPath, { body: mergeInto(raw, next) });
       const prev = material.serving.cert;
       material = { ...next, ...(saved.metadata.resourceVersion ? { resourceVersion: saved.metadata.resourceVersion } : {}) };
       if (material.serving.cert !== prev) o.onChange(material.serving);
@@ -161,7 +182,8 @@ export async function startSelfManagedCerts(client: KubeClient, o: SelfManagedOp
 
   const check = async (): Promise<void> => {
     try {
-      const latest = await read();
+      const raw = await readRaw();
+      const latest = raw && fromSecret(raw);
       if (latest && latest.serving.cert !== material.serving.cert) {
         material = latest;
         log.info({}, 'certificate secret changed; serving the new certificate');

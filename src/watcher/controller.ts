@@ -251,7 +251,7 @@ export class Controller implements CacheListener {
       if (left <= 0 || Number.isNaN(left)) {
         await unpause(this.client, w, a.pausedAt);
         this.o.log.info({ workload: key }, 'pause period over, deployment resumed');
-        await postEvent(this.client, w, 'Normal', 'Unpaused', `pause period over; rollout resumes`, this.o.identity);
+        await this.event(w, 'Normal', 'Unpaused', 'pause period over; rollout resumes');
       } else retryAfterMs = left;
     }
     const { reloads, remove } = await this.evaluate(key, w, true);
@@ -297,7 +297,7 @@ export class Controller implements CacheListener {
       this.o.metrics?.reloadsByKind.inc({ kind: w.kind, namespace: w.namespace, success: 'false' });
       const retryable = !(err instanceof KubeError) || err.retryable;
       this.o.log.warn({ workload: key, err: err.message, attempt, retryable }, 'reload failed');
-      await postEvent(this.client, w, 'Warning', 'ReloadFailed', `reload for ${what} failed: ${err.message}`, this.o.identity);
+      await this.event(w, 'Warning', 'ReloadFailed', `reload for ${what} failed: ${err.message}`);
       return retryable ? { retryAfterMs: failureBackoff(attempt) } : undefined;
     }
     this.failures.delete(key);
@@ -306,13 +306,19 @@ export class Controller implements CacheListener {
     this.o.metrics?.reloads.inc({ success: 'true' });
     this.o.metrics?.reloadsByKind.inc({ kind: w.kind, namespace: w.namespace, success: 'true' });
     this.o.log.info({ workload: key, resources: stamps.map((s) => `${s.kind}/${s.name}`), reasons: reloads.map((r) => r.reason), removed: remove.map((r) => r.envName) }, 'reloaded');
-    await postEvent(this.client, w, 'Normal', 'Reloaded', `reloaded for ${what}`, this.o.identity);
+    await this.event(w, 'Normal', 'Reloaded', `reloaded for ${what}`);
     if (this.o.alerts) {
       const err = await sendAlert(this.o.alerts, `config-reloader: ${w.kind} ${w.namespace}/${w.name} reloaded for ${what}`, { kind: w.kind, namespace: w.namespace, name: w.name });
       if (err) this.o.log.warn({ workload: key, err }, 'alert failed');
     }
     if (pausePeriodMs && !pausedAt) return { retryAfterMs: pausePeriodMs };
     return retryAfterMs !== undefined ? { retryAfterMs } : undefined;
+  }
+
+  /** Post an Event; a failure (e.g. 403) is logged, never fatal to the reload. */
+  private async event(w: WorkloadEntry, type: 'Normal' | 'Warning', reason: 'Reloaded' | 'ReloadFailed' | 'Unpaused', message: string): Promise<void> {
+    const err = await postEvent(this.client, w, type, reason, message, this.o.identity);
+    if (err) this.o.log.warn({ workload: `${w.kind}/${w.namespace}/${w.name}`, reason, err: err.message }, 'event not recorded');
   }
 
   private pausePeriod(w: WorkloadEntry): number | undefined {
