@@ -10,26 +10,16 @@
  */
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { parseConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { run, type Running } from '../src/run.ts';
-import { startControlPlane, waitFor, type ControlPlane } from '../test/harness/control-plane.ts';
+import { freePort, startControlPlane, waitFor, type ControlPlane } from '../test/harness/control-plane.ts';
 
 const once = process.argv.includes('--once');
 const t0 = Date.now();
 const secs = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 const say = (s = '') => process.stdout.write(`${s}\n`);
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer().once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 let cp: ControlPlane | undefined;
 let reloader: Running | undefined;

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { clients, createTestNamespace, waitFor } from '../harness/cluster-env.ts';
 import { makeCerts, newOwner, OWNER_LABEL, ownedNamespace, registerWebhook, startReloader } from '../harness/reloader.ts';
 import { expectedConfigMapHash, expectedEnvName } from '../helpers/expected-hash.ts';
-import { holds, replicaSets, settled, templateEnv, waitForReplicaSets } from '../helpers/rollouts.ts';
+import { holds, putConfigMap, replicaSets, settled, templateEnv, waitForReplicaSets } from '../helpers/rollouts.ts';
 
 const { core, apps, batch } = clients();
 const certs = await makeCerts(t);
@@ -46,11 +46,6 @@ async function deployment(ns: string, name: string, annotations: Record<string, 
   return waitForReplicaSets(ns, name, 1);
 }
 
-async function putConfigMap(ns: string, name: string, data: Record<string, string>) {
-  const cur = await core.readNamespacedConfigMap({ namespace: ns, name });
-  cur.data = data;
-  await core.replaceNamespacedConfigMap({ namespace: ns, name, body: cur });
-}
 
 const owner = newOwner('ft');
 const alerts = await sink(t);

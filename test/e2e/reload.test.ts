@@ -6,7 +6,7 @@ import t from 'tap';
 import { clients, waitFor } from '../harness/cluster-env.ts';
 import { makeCerts, newOwner, ownedNamespace, registerWebhook, startReloader } from '../harness/reloader.ts';
 import { expectedConfigMapHash, expectedEnvName, expectedSecretHash } from '../helpers/expected-hash.ts';
-import { holds, replicaSets, settled, templateEnv, waitForReplicaSets } from '../helpers/rollouts.ts';
+import { holds, putConfigMap, replicaSets, settled, templateEnv, waitForReplicaSets } from '../helpers/rollouts.ts';
 
 const { core, apps } = clients();
 const owner = newOwner('rl');
@@ -41,13 +41,6 @@ async function deployment(ns: string, name: string, annotations: Record<string, 
   return waitForReplicaSets(ns, name, 1);
 }
 
-async function putConfigMap(ns: string, name: string, data: Record<string, string>, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}) {
-  const cur = await core.readNamespacedConfigMap({ namespace: ns, name });
-  cur.data = data;
-  if (extra.labels) cur.metadata!.labels = { ...cur.metadata!.labels, ...extra.labels };
-  if (extra.annotations) cur.metadata!.annotations = { ...cur.metadata!.annotations, ...extra.annotations };
-  await core.replaceNamespacedConfigMap({ namespace: ns, name, body: cur });
-}
 
 t.test('ConfigMap data change: exactly one new ReplicaSet, its template carries the new hash; metadata-only change: none', async (t) => {
   const ns = await ownedNamespace(t, owner, 'rl-cm', reloader);

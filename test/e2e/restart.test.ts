@@ -8,7 +8,7 @@ import t from 'tap';
 import { clients, waitFor } from '../harness/cluster-env.ts';
 import { freePort, makeCerts, newOwner, ownedNamespace, registerWebhook, startReloader } from '../harness/reloader.ts';
 import { expectedConfigMapHash, expectedEnvName, expectedSecretHash } from '../helpers/expected-hash.ts';
-import { holds, replicaSets, settled, templateEnv, waitForReplicaSets } from '../helpers/rollouts.ts';
+import { holds, putConfigMap, replicaSets, settled, templateEnv, waitForReplicaSets } from '../helpers/rollouts.ts';
 
 const { core, apps, coordination } = clients();
 const certs = await makeCerts(t);
@@ -36,11 +36,6 @@ async function deployment(ns: string, name: string, annotations: Record<string, 
   return waitForReplicaSets(ns, name, 1);
 }
 
-async function putConfigMap(ns: string, name: string, data: Record<string, string>) {
-  const cur = await core.readNamespacedConfigMap({ namespace: ns, name });
-  cur.data = data;
-  await core.replaceNamespacedConfigMap({ namespace: ns, name, body: cur });
-}
 
 async function podStamped(ns: string, app: string, env: string) {
   return waitFor(`a stamped pod of ${app}`, async () =>

@@ -542,7 +542,7 @@ function startJanitor(dir: string): { track(pid: number): void; done(): void } {
 }
 
 /** Ports free on 127.0.0.1 right now: bind :0 for each (all held at once, so they differ), then release. */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: n },
@@ -557,6 +557,12 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as import('node:net').AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
+}
+
+/** One port free on 127.0.0.1 right now (the usual bind-and-release race is acceptable on loopback). */
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
 }
 
 function httpGet(url: string): Promise<string> {

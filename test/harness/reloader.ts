@@ -13,28 +13,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCA, createServingCert } from '../../src/certs/issue.ts';
 import { apiStatus, clients, createTestNamespace, testKubeconfigPath, waitFor, type TeardownHost } from './cluster-env.ts';
+import { freePort } from './control-plane.ts';
+
+export { freePort };
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const OWNER_LABEL = 'config-reloader.test/owner';
-
-/** A free TCP port on 127.0.0.1 (bound and released; the race is acceptable on loopback). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
-}
 
 /** Certificates for 127.0.0.1, made by our certs module. */
 export interface TestCerts {

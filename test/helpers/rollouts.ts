@@ -6,7 +6,16 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { clients, waitFor } from '../harness/cluster-env.ts';
 
-const { apps } = clients();
+const { apps, core } = clients();
+
+/** Replace a ConfigMap's data (and optionally merge labels/annotations), as a user's edit would. */
+export async function putConfigMap(ns: string, name: string, data: Record<string, string>, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Promise<void> {
+  const cur = await core.readNamespacedConfigMap({ namespace: ns, name });
+  cur.data = data;
+  if (extra.labels) cur.metadata!.labels = { ...cur.metadata!.labels, ...extra.labels };
+  if (extra.annotations) cur.metadata!.annotations = { ...cur.metadata!.annotations, ...extra.annotations };
+  await core.replaceNamespacedConfigMap({ namespace: ns, name, body: cur });
+}
 
 /** The Deployment once `status.observedGeneration >= metadata.generation` (its new ReplicaSet exists then). */
 export async function settled(ns: string, name: string): Promise<V1Deployment> {

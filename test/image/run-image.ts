@@ -28,13 +28,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createCA, createServingCert } from '../../src/certs/issue.ts';
-import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { freePort, startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { expectedConfigMapHash, expectedEnvName } from '../helpers/expected-hash.ts';
 
 const RUN_UID = 65532;
@@ -164,16 +163,6 @@ function buildah(args: string[]): string {
   return r.stdout;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function httpsGet(port: number, path: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {

@@ -1,9 +1,9 @@
+import { captureLogger, waitFor } from '../helpers/local.ts';
 import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
 import { mkdtemp, mkdir, rename, rm, symlink, writeFile, readlink, lstat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { createCA, createServingCert } from '../../src/certs/issue.ts';
 import { openCertDir, type FileSourceOptions } from '../../src/certs/file-source.ts';
 import { certInfo } from '../../src/certs/info.ts';
@@ -34,20 +34,7 @@ async function kubeletWrite(dir: string, files: Record<string, string>): Promise
 const files = (p: CertPair) => ({ 'tls.crt': p.cert, 'tls.key': p.key });
 const pairOf = (p: CertPair): CertPair => ({ cert: p.cert, key: p.key });
 
-function captureLogger() {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
-  return { logger, lines, text: () => JSON.stringify(lines) };
-}
 
-/** Bounded polling: resolve when `cond()` holds, fail after `ms`. */
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 async function certDir(t: Test, pair: CertPair): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cr-certdir-'));
@@ -72,7 +59,7 @@ t.test('reads the initial pair and follows a kubelet-style swap', async (t) => {
   await waitFor(() => seen.length === 1);
   t.same(seen[0], pairOf(pairB));
   t.same(source.current(), seen[0]);
-  t.match(log.lines.find((l) => l.msg === 'provided certificate reloaded'), { dir, level: 30 });
+  t.match(log.lines.find((l) => l.msg === 'provided certificate reloaded'), { dir, level: 'info' });
   t.notMatch(log.text(), /PRIVATE KEY/, 'no key material in logs');
 });
 
@@ -83,7 +70,7 @@ t.test('a bad pair is logged and the previous one kept; a good one after it is t
   await waitFor(() => log.lines.some((l) => l.msg === 'provided certificate rejected, keeping the previous one'));
   t.match(log.lines.find((l) => l.msg === 'provided certificate rejected, keeping the previous one'), {
     reason: 'private key does not match the certificate',
-    level: 40,
+    level: 'warn',
   });
   t.equal(seen.length, 0);
   t.equal(source.current().cert, pairA.cert);
@@ -227,7 +214,7 @@ t.test('races: torn reads, changes during a reload, close during a reload, a fai
   knobs.statThrows = true;
   await source.reload();
   knobs.statThrows = false;
-  t.match(log.lines.find((l) => l.msg === 'certificate reload failed'), { err: 'stat exploded', level: 50 });
+  t.match(log.lines.find((l) => l.msg === 'certificate reload failed'), { err: 'stat exploded', level: 'error' });
 
   // close() while a reload is in flight: it finishes quietly, no callback.
   const count = seen.length;

@@ -1,3 +1,4 @@
+import { captureLogger, waitFor } from '../helpers/local.ts';
 import t, { type Test } from 'tap';
 import { request, Agent } from 'node:https';
 import { Writable } from 'node:stream';
@@ -10,25 +11,10 @@ import { allow, uidOf, type AdmissionOutcome } from '../../src/webhook/review.ts
 const ca = await createCA({ commonName: 'test-ca', validityDays: 30 });
 const cert = await createServingCert({ ca, dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validityDays: 10 });
 
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A server whose admissions wait until released, listening on loopback, with shutdown installed. */
 async function start(t: Test, shutdownOpts: ShutdownOptions = {}) {
-  const lines: Array<Record<string, unknown>> = [];
-  const logger = createLogger({
-    destination: new Writable({
-      write(c, _e, cb) {
-        lines.push(JSON.parse(String(c)) as Record<string, unknown>);
-        cb();
-      },
-    }),
-  });
+  const { logger, lines } = captureLogger('info');
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   let admitting = 0;

@@ -1,5 +1,5 @@
+import { captureLogger } from '../helpers/local.ts';
 import t, { type Test } from 'tap';
-import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { Counter, Registry } from 'prom-client';
@@ -22,16 +22,7 @@ const admitAllow = async (body: unknown): Promise<AdmissionOutcome> => {
 };
 const review = (uid = 'uid-1') => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid, operation: 'CREATE' } });
 
-function captured() {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination: stream }), lines };
-}
+const captured = () => captureLogger('debug');
 
 function app(t: Test, opts: Partial<BuildOptions> = {}) {
   const log = captured();
