@@ -45,6 +45,8 @@ export class Caches implements CacheView {
   private readonly o: CacheOptions;
   private readonly keys: ReadonlySet<string>;
   private readonly resources = new Map<string, ResourceEntry>();
+  /** namespace → its resources by key (named lists, namespaces entering the scope). */
+  private readonly resourcesByNs = new Map<string, Map<string, ResourceEntry>>();
   private readonly workloads = new Map<string, WorkloadEntry>();
   /** resource key → workload keys whose template references it. */
   private readonly refIndex = new Map<string, Set<string>>();
@@ -197,9 +199,8 @@ export class Caches implements CacheView {
 
   *listResources(kind: ResourceKind, namespace: string): Iterable<ResourceEntry> {
     if (!this.inScope(namespace)) return;
-    // O(all resources); only named lists use it, and a per-namespace index
-    // would cost memory for every resource to speed up a rare path.
-    for (const r of this.resources.values()) if (r.kind === kind && r.namespace === namespace) yield r;
+    // Named lists run this on the admission path: O(resources of the namespace).
+    for (const r of this.resourcesByNs.get(namespace)?.values() ?? []) if (r.kind === kind) yield r;
   }
 
   getWorkload(kind: WorkloadKind, namespace: string, name: string): WorkloadEntry | undefined {
@@ -228,7 +229,7 @@ export class Caches implements CacheView {
 
   /** Cached ConfigMaps and Secrets in a namespace (namespace selector changes). */
   resourcesIn(namespace: string): ResourceEntry[] {
-    return [...this.resources.values()].filter((r) => r.namespace === namespace);
+    return [...(this.resourcesByNs.get(namespace)?.values() ?? [])];
   }
 
   /** Cached workloads in a namespace (namespace selector changes). */
@@ -277,12 +278,19 @@ export class Caches implements CacheView {
   private upsertResource(r: ResourceEntry, old: ResourceEntry | undefined, initial: boolean): void {
     const key = cacheKey(r.kind, r.namespace, r.name);
     this.resources.set(key, r);
+    let ns = this.resourcesByNs.get(r.namespace);
+    if (!ns) this.resourcesByNs.set(r.namespace, (ns = new Map()));
+    ns.set(key, r);
     this.wake(key);
     this.listener?.resourceChanged(r, old, initial);
   }
 
   private deleteResource(r: ResourceEntry): void {
-    this.resources.delete(cacheKey(r.kind, r.namespace, r.name));
+    const key = cacheKey(r.kind, r.namespace, r.name);
+    this.resources.delete(key);
+    const ns = this.resourcesByNs.get(r.namespace);
+    ns?.delete(key);
+    if (ns?.size === 0) this.resourcesByNs.delete(r.namespace);
     this.listener?.resourceDeleted(r);
   }
 
