@@ -27,9 +27,19 @@ export interface Plan {
 
 const KINDS: readonly ResourceKind[] = ['ConfigMap', 'Secret'];
 
-/** The policy of a cached workload (own annotations, template fallback). */
+// Policies memoised per cache entry: an entry is immutable (an update
+// replaces it), and the webhook, the reverse index and reconcile all ask for
+// the same workload's policy; recomputing re-parses annotations and regexes
+// (23 ms per change with 10k named workloads in a namespace, measured).
+const memo = new WeakMap<WorkloadEntry, { opts: PolicyOptions; policy: WorkloadPolicy }>();
+
+/** The policy of a cached workload (own annotations, template fallback), memoised per entry. */
 export function policyOf(w: WorkloadEntry, opts: PolicyOptions): WorkloadPolicy {
-  return workloadPolicy(w.kind, w.annotations, w.template.metadata?.annotations, opts);
+  const m = memo.get(w);
+  if (m && m.opts === opts) return m.policy;
+  const policy = workloadPolicy(w.kind, w.annotations, w.template.metadata?.annotations, opts);
+  memo.set(w, { opts, policy });
+  return policy;
 }
 
 /**

@@ -40,6 +40,9 @@ export interface CacheListener {
   namespaceChanged(ns: string): void;
 }
 
+/** A named-list item that can only match itself ('.' is a regex wildcard, so it is not plain). */
+const PLAIN_NAME = /^[a-z0-9-]+$/;
+
 /** The watcher's caches; also the webhook's CacheView. */
 export class Caches implements CacheView {
   private readonly o: CacheOptions;
@@ -50,8 +53,10 @@ export class Caches implements CacheView {
   private readonly workloads = new Map<string, WorkloadEntry>();
   /** resource key → workload keys whose template references it. */
   private readonly refIndex = new Map<string, Set<string>>();
-  /** namespace → workload keys with a named list (they may name any resource). */
+  /** namespace → workload keys whose named lists hold real patterns (they may name any resource). */
   private readonly namedIndex = new Map<string, Set<string>>();
+  /** resource key → workload keys whose named lists name it exactly (the common case). */
+  private readonly namedExact = new Map<string, Set<string>>();
   /** namespaces that match --namespace-selector (when set). */
   private readonly selectedNamespaces = new Set<string>();
   private readonly reflectors: Reflector<unknown>[] = [];
@@ -216,7 +221,8 @@ export class Caches implements CacheView {
   /** Workloads that may be affected by a change of this resource: referencing or naming it. */
   dependents(kind: ResourceKind, namespace: string, name: string): WorkloadEntry[] {
     const out = new Map<string, WorkloadEntry>();
-    for (const k of this.refIndex.get(cacheKey(kind, namespace, name)) ?? []) {
+    const rk = cacheKey(kind, namespace, name);
+    for (const k of [...(this.refIndex.get(rk) ?? []), ...(this.namedExact.get(rk) ?? [])]) {
       const w = this.workloads.get(k);
       if (w) out.set(k, w);
     }
@@ -294,15 +300,32 @@ export class Caches implements CacheView {
     this.listener?.resourceDeleted(r);
   }
 
-  private unindex(key: string, w: WorkloadEntry): void {
+  /**
+   * The index keys of a workload: resource keys it references or names
+   * exactly, and whether it has real patterns (scanned per change).
+   */
+  private indexKeys(w: WorkloadEntry): { exact: { map: Map<string, Set<string>>; rk: string }[]; patterns: boolean } {
+    const p = policyOf(w, this.o.policy);
+    const out = { exact: [] as { map: Map<string, Set<string>>; rk: string }[], patterns: false };
+    if (!isInterested(p)) return out;
     const refs = findReferences(w.template.spec);
     for (const kind of ['ConfigMap', 'Secret'] as const) {
-      for (const n of refs[kind]) {
-        const rk = cacheKey(kind, w.namespace, n);
-        const set = this.refIndex.get(rk);
-        set?.delete(key);
-        if (set?.size === 0) this.refIndex.delete(rk);
+      for (const n of refs[kind]) out.exact.push({ map: this.refIndex, rk: cacheKey(kind, w.namespace, n) });
+      for (const re of p[kind].named) {
+        const item = re.source.slice(1, -1); // compiled as ^item$
+        if (PLAIN_NAME.test(item)) out.exact.push({ map: this.namedExact, rk: cacheKey(kind, w.namespace, item) });
+        else out.patterns = true;
       }
+    }
+    return out;
+  }
+
+  private unindex(key: string, w: WorkloadEntry): void {
+    const { exact } = this.indexKeys(w);
+    for (const { map, rk } of exact) {
+      const set = map.get(rk);
+      set?.delete(key);
+      if (set?.size === 0) map.delete(rk);
     }
     const named = this.namedIndex.get(w.namespace);
     named?.delete(key);
@@ -310,18 +333,13 @@ export class Caches implements CacheView {
   }
 
   private index(key: string, w: WorkloadEntry): void {
-    const p = policyOf(w, this.o.policy);
-    if (!isInterested(p)) return;
-    const refs = findReferences(w.template.spec);
-    for (const kind of ['ConfigMap', 'Secret'] as const) {
-      for (const n of refs[kind]) {
-        const rk = cacheKey(kind, w.namespace, n);
-        let set = this.refIndex.get(rk);
-        if (!set) this.refIndex.set(rk, (set = new Set()));
-        set.add(key);
-      }
+    const { exact, patterns } = this.indexKeys(w);
+    for (const { map, rk } of exact) {
+      let set = map.get(rk);
+      if (!set) map.set(rk, (set = new Set()));
+      set.add(key);
     }
-    if (p.ConfigMap.named.length > 0 || p.Secret.named.length > 0) {
+    if (patterns) {
       let set = this.namedIndex.get(w.namespace);
       if (!set) this.namedIndex.set(w.namespace, (set = new Set()));
       set.add(key);

@@ -129,9 +129,10 @@ export class Controller implements CacheListener {
     await this.queue.stop();
   }
 
+  /** Start-up, leader change and resync: every interested workload, behind real changes. */
   private enqueueAll(delay: number): void {
     for (const w of this.caches.allWorkloads()) {
-      if (isInterested(policyOf(w, this.o.policy))) this.queue.add(cacheKey(w.kind, w.namespace, w.name), delay);
+      if (isInterested(policyOf(w, this.o.policy))) this.queue.add(cacheKey(w.kind, w.namespace, w.name), delay, 'low');
     }
   }
 

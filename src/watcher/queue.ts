@@ -18,12 +18,20 @@ export interface QueueOptions {
   onError?(key: string, err: unknown): void;
 }
 
-/** Keyed delayed work queue. */
+/**
+ * `high` for keys from real changes; `low` for the start-up, leader-change
+ * and resync passes over every workload. A change must not wait behind a
+ * pass over 10,000 workloads (measured: 49 s with one FIFO).
+ */
+export type Priority = 'high' | 'low';
+
+/** Keyed delayed work queue with two priorities. */
 export class WorkQueue {
   private readonly o: QueueOptions;
-  private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout }>();
-  private readonly ready: string[] = [];
-  private readonly readySet = new Set<string>();
+  private readonly timers = new Map<string, { due: number; timer: NodeJS.Timeout; priority: Priority }>();
+  private readonly ready: Record<Priority, string[]> = { high: [], low: [] };
+  /** key → the ready list it is in. */
+  private readonly readySet = new Map<string, Priority>();
   private readonly active = new Set<string>();
   /** key → delay to re-add with once its current processing ends. */
   private readonly dirty = new Map<string, number>();
@@ -37,39 +45,50 @@ export class WorkQueue {
 
   /** Keys waiting or running (a gauge). */
   get depth(): number {
-    return this.timers.size + this.ready.length + this.active.size;
+    return this.timers.size + this.ready.high.length + this.ready.low.length + this.active.size;
   }
 
-  /** Schedule `key` in `delayMs`, unless it is already due sooner. */
-  add(key: string, delayMs = 0): void {
+  /**
+   * Schedule `key` in `delayMs`, unless it is already due sooner at the same
+   * or a higher priority. A `high` add lifts a key waiting as `low`.
+   */
+  add(key: string, delayMs = 0, priority: Priority = 'high'): void {
     if (this.stopped) return;
     if (this.active.has(key)) {
       const d = this.dirty.get(key);
       this.dirty.set(key, d === undefined ? delayMs : Math.min(d, delayMs));
       return;
     }
-    if (this.readySet.has(key)) return;
+    const inReady = this.readySet.get(key);
+    if (inReady === 'high' || (inReady === 'low' && priority === 'low')) return;
+    if (inReady === 'low') {
+      // lifted: out of the low list, scheduled below as high
+      this.ready.low.splice(this.ready.low.indexOf(key), 1);
+      this.readySet.delete(key);
+    }
     const due = Date.now() + Math.max(0, delayMs);
     const t = this.timers.get(key);
-    if (t && t.due <= due) return;
+    if (t && t.due <= due && (t.priority === 'high' || priority === 'low')) return;
+    const p: Priority = t?.priority === 'high' ? 'high' : priority;
     if (t) clearTimeout(t.timer);
     if (delayMs <= 0) {
       this.timers.delete(key);
-      this.makeReady(key);
+      this.makeReady(key, p);
       return;
     }
     const timer = setTimeout(() => {
       this.timers.delete(key);
-      this.makeReady(key);
+      this.makeReady(key, p);
     }, delayMs);
-    this.timers.set(key, { due, timer });
+    this.timers.set(key, { due, timer, priority: p });
   }
 
   /** Drop every waiting key (on losing leadership). Running ones finish. */
   clear(): void {
     for (const t of this.timers.values()) clearTimeout(t.timer);
     this.timers.clear();
-    this.ready.length = 0;
+    this.ready.high.length = 0;
+    this.ready.low.length = 0;
     this.readySet.clear();
     this.dirty.clear();
   }
@@ -83,20 +102,24 @@ export class WorkQueue {
 
   /** Resolves when nothing is running or ready (timers may still wait). */
   idle(): Promise<void> {
-    if (this.running === 0 && this.ready.length === 0) return Promise.resolve();
+    if (this.running === 0 && this.readyCount() === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  private makeReady(key: string): void {
+  private readyCount(): number {
+    return this.ready.high.length + this.ready.low.length;
+  }
+
+  private makeReady(key: string, priority: Priority): void {
     if (this.readySet.has(key)) return;
-    this.ready.push(key);
-    this.readySet.add(key);
+    this.ready[priority].push(key);
+    this.readySet.set(key, priority);
     this.pump();
   }
 
   private pump(): void {
-    while (!this.stopped && this.running < this.o.concurrency && this.ready.length > 0) {
-      const key = this.ready.shift()!;
+    while (!this.stopped && this.running < this.o.concurrency && this.readyCount() > 0) {
+      const key = (this.ready.high.length > 0 ? this.ready.high : this.ready.low).shift()!;
       this.readySet.delete(key);
       if (this.active.has(key)) {
         this.dirty.set(key, 0);
@@ -106,7 +129,7 @@ export class WorkQueue {
       this.running++;
       void this.run(key);
     }
-    if (this.running === 0 && this.ready.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.running === 0 && this.readyCount() === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   private async run(key: string): Promise<void> {

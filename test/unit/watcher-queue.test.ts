@@ -115,3 +115,51 @@ t.test('token bucket', async (t) => {
   t.equal(slow.take(0), 0, 'burst at least 1');
   t.equal(slow.take(0), 2000);
 });
+
+t.test('high-priority keys run before a backlog of low ones; a high add lifts a waiting low key', async (t) => {
+  const rec = recorder();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue({
+    concurrency: 1,
+    process: async (k) => {
+      rec.push(k);
+      if (k === 'blocker') await gate;
+    },
+  });
+  q.add('blocker');
+  await rec.until(1);
+  for (const k of ['l1', 'l2', 'l3', 'lifted']) q.add(k, 0, 'low');
+  q.add('change', 0, 'high');
+  q.add('lifted', 0, 'high');
+  q.add('l1', 0, 'low'); // already waiting: no change
+  t.equal(q.depth, 6);
+  release();
+  await rec.until(6);
+  await q.idle();
+  t.same(rec.calls, ['blocker', 'change', 'lifted', 'l1', 'l2', 'l3']);
+  await q.stop();
+});
+
+t.test('a debounced high add keeps its priority when a low add for the same key comes later', async (t) => {
+  const rec = recorder();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const q = new WorkQueue({
+    concurrency: 1,
+    process: async (k) => {
+      rec.push(k);
+      if (k === 'blocker') await gate;
+    },
+  });
+  q.add('blocker');
+  await rec.until(1);
+  q.add('low-first', 0, 'low');
+  q.add('a', 20, 'high');
+  q.add('a', 0, 'low'); // sooner but low: ready now, and still high
+  release();
+  await rec.until(3);
+  await q.idle();
+  t.same(rec.calls, ['blocker', 'a', 'low-first']);
+  await q.stop();
+});
