@@ -14,6 +14,7 @@ import { parseConfig } from '../src/config/config.ts';
 import { createLogger } from '../src/server/logger.ts';
 import { run, type Running } from '../src/run.ts';
 import { freePort, startControlPlane, waitFor, type ControlPlane } from '../test/harness/control-plane.ts';
+import { podWebhook } from '../test/harness/webhook-config.ts';
 
 const once = process.argv.includes('--once');
 const t0 = Date.now();
@@ -49,18 +50,7 @@ try {
   await admission.createMutatingWebhookConfiguration({
     body: {
       metadata: { name: 'config-reloader' },
-      webhooks: [
-        {
-          name: 'pods.config-reloader.stakater.com',
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate` },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          failurePolicy: 'Ignore',
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          timeoutSeconds: 5,
-          namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['config-reloader', 'kube-system'] }] },
-        },
-      ],
+      webhooks: [podWebhook({ port, namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['config-reloader', 'kube-system'] }] } })],
     },
   });
 

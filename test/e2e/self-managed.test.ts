@@ -25,6 +25,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { createCA, createServingCert } from '../../src/certs/issue.ts';
 import { apiStatus, clients, createTestNamespace, testKubeconfigPath, waitFor } from '../harness/cluster-env.ts';
 import { freePort, newOwner, OWNER_LABEL } from '../harness/reloader.ts';
+import { podWebhook } from '../harness/webhook-config.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const { core, admission } = clients();
@@ -128,17 +129,8 @@ const [portA, portB] = await (async () => {
 await admission.createMutatingWebhookConfiguration({
   body: {
     metadata: { name: mwcName },
-    webhooks: [portA, portB].map((port, i) => ({
-      name: `${'ab'[i]}.pods.config-reloader.test`,
-      clientConfig: { url: `https://127.0.0.1:${port}/mutate` },
-      rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-      failurePolicy: 'Ignore',
-      sideEffects: 'None',
-      admissionReviewVersions: ['v1'],
-      timeoutSeconds: 5,
-      // no namespace carries this label: the webhooks are never called
-      namespaceSelector: { matchLabels: { [OWNER_LABEL]: owner } },
-    })),
+    // no namespace carries the owner label: the webhooks are never called
+    webhooks: [portA, portB].map((port, i) => podWebhook({ port, name: `${'ab'[i]}.pods.config-reloader.test`, namespaceSelector: { matchLabels: { [OWNER_LABEL]: owner } } })),
   },
 });
 t.teardown(async () => {

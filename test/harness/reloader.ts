@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createCA, createServingCert } from '../../src/certs/issue.ts';
 import { apiStatus, clients, createTestNamespace, testKubeconfigPath, waitFor, type TeardownHost } from './cluster-env.ts';
 import { freePort } from './control-plane.ts';
+import { podWebhook } from './webhook-config.ts';
 
 export { freePort };
 
@@ -148,18 +149,7 @@ export async function registerWebhook(t: TeardownHost, owner: string, port: numb
   await admission.createMutatingWebhookConfiguration({
     body: {
       metadata: { name },
-      webhooks: [
-        {
-          name: 'pods.config-reloader.stakater.com',
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          failurePolicy: 'Ignore',
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          timeoutSeconds: 5,
-          namespaceSelector: { matchLabels: { [OWNER_LABEL]: owner } },
-        },
-      ],
+      webhooks: [podWebhook({ port, caPem, namespaceSelector: { matchLabels: { [OWNER_LABEL]: owner } } })],
     },
   });
   t.teardown(async () => {
