@@ -45,6 +45,17 @@ const pki = forge.pki as typeof forge.pki & {
   getTBSCertificate(cert: forge.pki.Certificate): forge.asn1.Asn1;
 };
 
+/** A fresh RSA key and an unsigned certificate for it: random serial, the given validity. */
+async function newCertificate(start: Date, end: Date): Promise<{ key: Awaited<ReturnType<typeof generateRsaKey>>; cert: forge.pki.Certificate }> {
+  const key = await generateRsaKey();
+  const cert = pki.createCertificate();
+  cert.publicKey = pki.publicKeyFromPem(key.publicKeyPem);
+  cert.serialNumber = randomSerialHex();
+  cert.validity.notBefore = start;
+  cert.validity.notAfter = end;
+  return { key, cert };
+}
+
 /**
  * Create a self-signed CA (RSA-2048, SHA-256): basicConstraints cA (critical,
  * pathLen 0: it only signs serving certificates), keyUsage keyCertSign and
@@ -53,12 +64,7 @@ const pki = forge.pki as typeof forge.pki & {
 export async function createCA(opts: CreateCAOptions): Promise<CertPair> {
   const commonName = requireCommonName(opts.commonName);
   const { start, end } = validity(opts.validityDays, opts.now);
-  const key = await generateRsaKey();
-  const cert = pki.createCertificate();
-  cert.publicKey = pki.publicKeyFromPem(key.publicKeyPem);
-  cert.serialNumber = randomSerialHex();
-  cert.validity.notBefore = start;
-  cert.validity.notAfter = end;
+  const { key, cert } = await newCertificate(start, end);
   const name = [{ name: 'commonName', value: commonName }];
   cert.setSubject(name);
   cert.setIssuer(name);
@@ -90,12 +96,7 @@ export async function createServingCert(opts: CreateServingCertOptions): Promise
   if (end > caCert.validity.notAfter) {
     throw new Error(`serving certificate would outlive its CA (CA expires ${caCert.validity.notAfter.toISOString()})`);
   }
-  const key = await generateRsaKey();
-  const cert = pki.createCertificate();
-  cert.publicKey = pki.publicKeyFromPem(key.publicKeyPem);
-  cert.serialNumber = randomSerialHex();
-  cert.validity.notBefore = start;
-  cert.validity.notAfter = end;
+  const { key, cert } = await newCertificate(start, end);
   cert.setSubject([{ name: 'commonName', value: commonName }]);
   cert.setIssuer(caCert.subject.attributes);
   cert.setExtensions([

@@ -34,6 +34,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { AdmissionregistrationV1Api, AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { createCA, createServingCert } from '../../src/certs/issue.ts';
 import { freePort, startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { podWebhook } from '../harness/webhook-config.ts';
 import { expectedConfigMapHash, expectedEnvName } from '../helpers/expected-hash.ts';
 
 const RUN_UID = 65532;
@@ -303,18 +304,7 @@ async function main(): Promise<void> {
   await admission.createMutatingWebhookConfiguration({
     body: {
       metadata: { name: `config-reloader-${ns}` },
-      webhooks: [
-        {
-          name: 'pods.config-reloader.stakater.com',
-          clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(caPem).toString('base64') },
-          rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }],
-          failurePolicy: 'Ignore',
-          sideEffects: 'None',
-          admissionReviewVersions: ['v1'],
-          timeoutSeconds: 5,
-          namespaceSelector: { matchLabels: label },
-        },
-      ],
+      webhooks: [podWebhook({ port, caPem, namespaceSelector: { matchLabels: label } })],
     },
   });
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'app-config' }, data: { greeting: 'hello' } } });

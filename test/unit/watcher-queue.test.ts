@@ -116,7 +116,8 @@ t.test('token bucket', async (t) => {
   t.equal(slow.take(0), 2000);
 });
 
-t.test('high-priority keys run before a backlog of low ones; a high add lifts a waiting low key', async (t) => {
+/** A one-worker queue whose worker is busy with 'blocker' until `release()`. */
+async function blockedQueue() {
   const rec = recorder();
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -129,6 +130,11 @@ t.test('high-priority keys run before a backlog of low ones; a high add lifts a 
   });
   q.add('blocker');
   await rec.until(1);
+  return { rec, q, release };
+}
+
+t.test('high-priority keys run before a backlog of low ones; a high add lifts a waiting low key', async (t) => {
+  const { rec, q, release } = await blockedQueue();
   for (const k of ['l1', 'l2', 'l3', 'lifted']) q.add(k, 0, 'low');
   q.add('change', 0, 'high');
   q.add('lifted', 0, 'high');
@@ -142,18 +148,7 @@ t.test('high-priority keys run before a backlog of low ones; a high add lifts a 
 });
 
 t.test('a debounced high add keeps its priority when a low add for the same key comes later', async (t) => {
-  const rec = recorder();
-  let release!: () => void;
-  const gate = new Promise<void>((r) => (release = r));
-  const q = new WorkQueue({
-    concurrency: 1,
-    process: async (k) => {
-      rec.push(k);
-      if (k === 'blocker') await gate;
-    },
-  });
-  q.add('blocker');
-  await rec.until(1);
+  const { rec, q, release } = await blockedQueue();
   q.add('low-first', 0, 'low');
   q.add('a', 20, 'high');
   q.add('a', 0, 'low'); // sooner but low: ready now, and still high
