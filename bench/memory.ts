@@ -2,7 +2,7 @@
  * Memory of config-reloader at start-up and after (prints numbers; not a test).
  *
  *   node bench/memory.ts [--scale 1] [--namespaces 10] [--after 10]
- *                        [--entry dist,dist-slim,src] [--annotated all|none]
+ *                        [--entry dist,src] [--annotated all|none]
  *                        [--big-secrets 1000] [--big-secret-kb 100]
  *                        [--big-layout spread|one-namespace]
  *                        [--concurrency 50] [--big-concurrency 8]
@@ -11,8 +11,11 @@
  *
  * --variant='[ENV=value] NODE FLAGS -- CONFIG-RELOADER FLAGS' (repeatable) starts
  * config-reloader once per variant on the same loaded cluster, e.g.
- * --variant= --variant='--max-old-space-size=64' --variant='-- --auto-annotation=x/y'
- * (the last: nothing is annotated for it, so no start-up reconcile). --breakdown
+ * --variant= --variant='--max-old-space-size=64' --variant='@image -- --auto-annotation=x/y'
+ * (the first: Node's defaults; the last: nothing is annotated for it, so no
+ * start-up reconcile). `@image` stands for how the image runs it (the node
+ * flags of the Dockerfile's ENTRYPOINT and its malloc tunables, read by
+ * bench/lib/image-env.ts); without --variant, that is what runs. --breakdown
  * preloads bench/lib/memory-usage-logger.mjs to split the RSS into V8 heap,
  * external memory and the rest. --heap-snapshot DIR writes a V8 heap snapshot
  * of each variant at the end of its window (see bench/lib/heap-summary.ts).
@@ -35,9 +38,7 @@
  *
  * --entry (a comma list; each entry runs every variant) dist (default) runs what production runs: src/ compiled by the
  * project's tsc (tsconfig.build.json) into a temp folder; --entry src runs
- * src/main.ts on Node's type stripping (~20 MB more: the stripper itself);
- * --entry dist-slim is an experiment: the compiled build with
- * bench/lib/kubeconfig-shim.mjs in place of @kubernetes/client-node.
+ * src/main.ts on Node's type stripping (~20 MB more: the stripper itself).
  *
  * The control plane runs without kube-controller-manager unless
  * --controller-manager (nothing here needs ReplicaSets). Loopback only; starts
@@ -47,6 +48,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildDist } from './lib/build.ts';
+import { imageRuntime } from './lib/image-env.ts';
 import { createNamespace, main, startCluster } from './lib/cluster.ts';
 import { startReloader } from './lib/reloader.ts';
 import { mb, table } from './lib/stats.ts';
@@ -77,7 +79,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(
-    'usage: node bench/memory.ts [--scale 1] [--namespaces 10] [--after 10] [--entry dist,dist-slim,src] [--annotated all|none] [--big-secrets 1000] [--big-secret-kb 100] [--big-layout spread|one-namespace] [--concurrency 50] [--big-concurrency 8] [--controller-manager] [--node-flag FLAG]... [--reloader-arg FLAG]... [--variant=\'NODE FLAGS\']... [--breakdown] [--heap-snapshot DIR] [--keep-logs DIR]\n',
+    'usage: node bench/memory.ts [--scale 1] [--namespaces 10] [--after 10] [--entry dist,src] [--annotated all|none] [--big-secrets 1000] [--big-secret-kb 100] [--big-layout spread|one-namespace] [--concurrency 50] [--big-concurrency 8] [--controller-manager] [--node-flag FLAG]... [--reloader-arg FLAG]... [--variant=\'NODE FLAGS\']... [--breakdown] [--heap-snapshot DIR] [--keep-logs DIR]\n',
   );
   process.exit(0);
 }
@@ -90,7 +92,7 @@ const scale = num('scale');
 const nNs = Math.max(1, Math.round(num('namespaces')));
 const afterMs = num('after') * 1000;
 const entries = args.entry.split(',').map((e) => e.trim());
-if (entries.some((e) => e !== 'dist' && e !== 'src' && e !== 'dist-slim')) throw new Error('--entry is a comma list of dist, dist-slim, src');
+if (entries.some((e) => e !== 'dist' && e !== 'src')) throw new Error('--entry is a comma list of dist, src');
 if (args.annotated !== 'all' && args.annotated !== 'none') throw new Error('--annotated must be all or none');
 if (args['big-layout'] !== 'spread' && args['big-layout'] !== 'one-namespace') throw new Error('--big-layout must be spread or one-namespace');
 const N = Math.round(10_000 * scale);
@@ -101,7 +103,6 @@ const bigConcurrency = Math.max(1, Math.round(num('big-concurrency')));
 
 const ENTRY_TEXT: Record<string, string> = {
   dist: 'compiled dist/src/main.js',
-  'dist-slim': 'compiled, with bench/lib/kubeconfig-shim.mjs instead of @kubernetes/client-node (experiment)',
   src: 'src/main.ts on type stripping',
 };
 const LOGGER = fileURLToPath(new URL('./lib/memory-usage-logger.mjs', import.meta.url));
@@ -192,7 +193,7 @@ function openFds(pid: number): number | undefined {
 await main(async () => {
   const t0 = performance.now();
   process.stderr.write(`${machineLine()}\n`);
-  const mains = new Map(entries.map((e) => [e, e === 'src' ? undefined : buildDist({ slim: e === 'dist-slim' })]));
+  const mains = new Map(entries.map((e) => [e, e === 'src' ? undefined : buildDist()]));
   const { cp, kube } = await startCluster({ controllerManager: args['controller-manager'], ...(args['keep-logs'] ? { logDir: args['keep-logs'] } : {}) });
   for (let n = 0; n < nNs; n++) await createNamespace(kube, nsOf(n));
 
@@ -228,13 +229,17 @@ await main(async () => {
   await sleep(3_000);
 
   const results: Run[] = [];
-  const variants = args.variant && args.variant.length > 0 ? args.variant : [''];
+  // Default: as the image runs it (the Dockerfile's NODE_OPTIONS and malloc tunables).
+  const variants = args.variant && args.variant.length > 0 ? args.variant : ['@image'];
   for (const e of entries) {
     for (const v of variants) {
       // 'NODE FLAGS -- RELOADER FLAGS'
       const [nodePart, reloaderPart] = ` ${v} `.split(' -- ');
       const snap = args['heap-snapshot'] ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${args['heap-snapshot']}`] : [];
-      const tokens = (nodePart ?? '').split(' ').filter(Boolean);
+      const tokens = (nodePart ?? '')
+        .split(' ')
+        .filter(Boolean)
+        .flatMap((t) => (t === '@image' ? [...Object.entries(imageRuntime().env).map(([k, v]) => `${k}=${v}`), ...imageRuntime().nodeFlags] : [t]));
       // NAME=value tokens are environment variables (e.g. MALLOC_ARENA_MAX=2), the rest node flags.
       const env = Object.fromEntries(tokens.filter((t) => /^[A-Z_][A-Z0-9_]*=/.test(t)).map((t) => [t.slice(0, t.indexOf('=')), t.slice(t.indexOf('=') + 1)]));
       const flags = [...snap, ...(args.breakdown ? [`--import=${LOGGER}`] : []), ...(args['node-flag'] ?? []), ...tokens.filter((t) => !/^[A-Z_][A-Z0-9_]*=/.test(t))];

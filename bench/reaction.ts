@@ -5,7 +5,7 @@
  *                          [--others auto|auto-existing|named|plain] [--settings a,b]
  *                          [--no-wait-idle]
  *                          [--gap 200] [--concurrency 50]
- *                          [--entry src|dist|dist-slim] [--cpu-prof DIR]
+ *                          [--entry src|dist] [--cpu-prof DIR]
  *                          [--keep-logs DIR] [--reloader-arg FLAG]...
  *
  * Reaction time = a ConfigMap write → the Deployment's pod template carries
@@ -45,9 +45,7 @@
  *      --warmup 0 and a per-change --timeout of 300 s (else 3 and 30 s).
  *
  * --entry: src (default) runs `node src/main.ts`; dist the build of
- * tsconfig.build.json (into a temp folder); dist-slim is an experiment, that
- * build with bench/lib/kubeconfig-shim.mjs in place of
- * @kubernetes/client-node (one reused connection pool; see bench/README.md).
+ * tsconfig.build.json (into a temp folder).
  *
  * Also reported: the write request's own duration, and when the bench's WATCH
  * on the ConfigMap saw the change (the API server's watch-delivery floor that
@@ -89,7 +87,7 @@ const { values: args } = parseArgs({
   },
 });
 if (args.help) {
-  process.stdout.write('usage: node bench/reaction.ts [--deployments 10000] [--changes 60] [--warmup 3] [--timeout 30] [--others auto|auto-existing|named|plain] [--settings a,b] [--no-wait-idle] [--gap 200] [--concurrency 50] [--entry src|dist|dist-slim] [--cpu-prof DIR] [--keep-logs DIR] [--reloader-arg FLAG]...\n');
+  process.stdout.write('usage: node bench/reaction.ts [--deployments 10000] [--changes 60] [--warmup 3] [--timeout 30] [--others auto|auto-existing|named|plain] [--settings a,b] [--no-wait-idle] [--gap 200] [--concurrency 50] [--entry src|dist] [--cpu-prof DIR] [--keep-logs DIR] [--reloader-arg FLAG]...\n');
   process.exit(0);
 }
 const int = (name: 'deployments' | 'changes' | 'warmup' | 'timeout' | 'gap' | 'concurrency', min = 0): number => {
@@ -100,7 +98,7 @@ const int = (name: 'deployments' | 'changes' | 'warmup' | 'timeout' | 'gap' | 'c
 const others = args.others;
 if (others !== 'auto' && others !== 'auto-existing' && others !== 'named' && others !== 'plain') throw new Error('--others must be auto, auto-existing, named or plain');
 const entry = args.entry;
-if (entry !== 'src' && entry !== 'dist' && entry !== 'dist-slim') throw new Error('--entry must be src, dist or dist-slim');
+if (entry !== 'src' && entry !== 'dist') throw new Error('--entry must be src or dist');
 const settings = args.settings.split(',').map((s) => s.trim());
 if (settings.some((s) => s !== 'a' && s !== 'b')) throw new Error('--settings is a list of a, b');
 const nDeployments = int('deployments');
@@ -241,7 +239,7 @@ function otherDeployment(i: number): Obj {
 await main(async () => {
   const t0 = performance.now();
   process.stderr.write(`${machineLine()}\n`);
-  const mainJs = entry === 'src' ? undefined : buildDist({ slim: entry === 'dist-slim' });
+  const mainJs = entry === 'src' ? undefined : buildDist();
   const { cp, kube } = await startCluster({ controllerManager: true, ...(args['keep-logs'] ? { logDir: args['keep-logs'] } : {}) });
   await createNamespace(kube, NS);
   await create(kube, configMapsPath(NS), configMap(CM, { VALUE: 'initial' }));

@@ -28,7 +28,7 @@ export function fixtureView(fixture: unknown): CacheView {
 
   const resources = new Map<string, ResourceEntry>();
   const add = (kind: ResourceKind, name: string, sha1: string) =>
-    resources.set(cacheKey(kind, ns, name), { kind, namespace: ns, name, labels: {}, annotations: {}, hash: sha1 });
+    resources.set(cacheKey(kind, ns, name), { kind, namespace: ns, name, annotations: {}, hash: sha1 });
   for (const v of pod.spec?.volumes ?? []) if (v.configMap?.name) add('ConfigMap', v.configMap.name, 'b3cefbcce711f8574b0e66c41fc1dcf06eb5b6db');
   for (const c of pod.spec?.containers ?? []) {
     for (const e of c.envFrom ?? []) if (e.secretRef?.name) add('Secret', e.secretRef.name, '0d58150de76a895b24f4ca213f590766160c4349');

@@ -18,10 +18,11 @@ import { createAdmissionHandler } from './webhook/handler.ts';
 import { Caches } from './watcher/cache.ts';
 import { Controller } from './watcher/controller.ts';
 import { explainRoutes } from './watcher/explain.ts';
-import { KubeClient, loadKubeConfig } from './watcher/kube-client.ts';
+import { KubeClient } from './watcher/kube-client.ts';
+import { loadCredentials } from './watcher/kubeconfig.ts';
 import { LeaderElector } from './watcher/leader.ts';
 import { createWatcherMetrics } from './watcher/metrics.ts';
-import { startSelfManagedCerts, type SelfManagedCerts } from './certs/self-managed.ts';
+import type { SelfManagedCerts } from './certs/self-managed.ts';
 
 /** A running instance. */
 export interface Running {
@@ -52,8 +53,7 @@ export function policyOptions(config: Config, log?: Logger): PolicyOptions {
 export async function run(config: Config, opts: { logger?: Logger; handleSignals?: boolean } = {}): Promise<Running> {
   const log = opts.logger ?? createLogger({ level: config.logging.level });
   for (const w of config.warnings) log.warn({}, w);
-  const kc = loadKubeConfig(config.kube.kubeconfig);
-  const client = new KubeClient(kc);
+  const client = new KubeClient(await loadCredentials(config.kube));
   const policy = policyOptions(config, log);
   const registry = new Registry();
   let controller: Controller | undefined;
@@ -91,6 +91,9 @@ export async function run(config: Config, opts: { logger?: Logger; handleSignals
     });
     initial = fileSource.current();
   } else {
+    // Loaded only in this mode: node-forge (X.509 issuing) costs ~8 MB of RSS
+    // that a --cert-dir deployment (cert-manager) never needs.
+    const { startSelfManagedCerts } = await import('./certs/self-managed.ts');
     selfManaged = await startSelfManagedCerts(client, {
       namespace: config.identity.namespace,
       secretName: config.tls.secretName,
@@ -159,6 +162,7 @@ export async function run(config: Config, opts: { logger?: Logger; handleSignals
     await caches.stop();
     fileSource?.close();
     await selfManaged?.stop();
+    client.close();
   };
   // SIGTERM: stop accepting, finish in-flight admissions, then release the
   // Lease and stop watching (installed before listen, as the server wants).

@@ -7,7 +7,7 @@
  * removed at cleanup.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,13 +15,8 @@ import { onCleanup } from './cluster.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/**
- * Build and return the path of the compiled main.js. With `slim`, the build's
- * watcher/kube-client.js imports bench/lib/kubeconfig-shim.mjs instead of
- * @kubernetes/client-node (an experiment: what the process would cost
- * without that package and with one reused connection pool).
- */
-export function buildDist({ slim = false }: { slim?: boolean } = {}): string {
+/** Build and return the path of the compiled main.js. */
+export function buildDist(): string {
   const dir = mkdtempSync(join(tmpdir(), 'cr-bench-dist-'));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
@@ -34,15 +29,6 @@ export function buildDist({ slim = false }: { slim?: boolean } = {}): string {
   // errors, and emitted JavaScript is all a benchmark needs.
   if (r.status !== 0 && !existsSync(main)) throw new Error(`tsc failed (${r.status ?? r.signal})`);
   if (r.status !== 0) process.stderr.write('warning: tsc reported errors; running what it emitted\n');
-  if (slim) {
-    const kc = join(dir, 'dist/src/watcher/kube-client.js');
-    const text = readFileSync(kc, 'utf8');
-    const shim = join(repoRoot, 'bench/lib/kubeconfig-shim.mjs');
-    if (!text.includes("from '@kubernetes/client-node'")) throw new Error(`${kc} no longer imports @kubernetes/client-node; the slim experiment needs updating`);
-    writeFileSync(kc, text.replace("from '@kubernetes/client-node'", `from ${JSON.stringify(shim)}`));
-    const stray = spawnSync('grep', ['-rlE', "from '@kubernetes/client-node'|import\\('@kubernetes/client-node'", join(dir, 'dist/src')], { encoding: 'utf8' }).stdout.trim();
-    if (stray) throw new Error(`other compiled files still import @kubernetes/client-node: ${stray}`);
-  }
   copyFileSync(join(repoRoot, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'));
   return main;

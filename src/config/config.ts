@@ -73,6 +73,9 @@ export interface KubeConnectionConfig {
   kubeconfig: string | undefined;
   /** Where `kubeconfig` came from: `--kubeconfig`, `$KUBECONFIG`, or none (in-cluster). */
   source: 'flag' | 'env' | 'in-cluster';
+  /** `$KUBERNETES_SERVICE_HOST` and `$KUBERNETES_SERVICE_PORT`, for the in-cluster configuration. */
+  serviceHost: string | undefined;
+  servicePort: string | undefined;
 }
 
 /** Who this process is. */
@@ -455,12 +458,13 @@ export function parseConfig(
   // --- Kubernetes connection --------------------------------------------------
   const kubeconfigFlag = f.string('kubeconfig');
   const kubeconfigEnv = envValue(env, 'KUBECONFIG');
+  const service = { serviceHost: envValue(env, 'KUBERNETES_SERVICE_HOST'), servicePort: envValue(env, 'KUBERNETES_SERVICE_PORT') };
   const kube: KubeConnectionConfig =
     kubeconfigFlag !== ''
-      ? { kubeconfig: kubeconfigFlag, source: 'flag' }
+      ? { kubeconfig: kubeconfigFlag, source: 'flag', ...service }
       : kubeconfigEnv !== undefined
-        ? { kubeconfig: kubeconfigEnv, source: 'env' }
-        : { kubeconfig: undefined, source: 'in-cluster' };
+        ? { kubeconfig: kubeconfigEnv, source: 'env', ...service }
+        : { kubeconfig: undefined, source: 'in-cluster', ...service };
 
   // --- watch scope ------------------------------------------------------------
   const flagNamespaces = unique(f.list('namespaces').map((ns) => checked('namespaces', ns, checkNamespace)));

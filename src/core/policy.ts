@@ -81,6 +81,11 @@ function compile(item: string, onInvalid?: (p: string, m: string) => void): RegE
   return re;
 }
 
+// Shared by the policies without a named list / exclusions (most of them):
+// the watcher keeps a policy per cached workload, and an empty Set costs ~80 B.
+const NO_PATTERNS: RegExp[] = Object.freeze([]) as unknown as RegExp[];
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 function kindPolicy(kind: ResourceKind, meta: StringMap, template: StringMap, opts: PolicyOptions): KindPolicy {
   const a = opts.annotations;
   const typedAuto = kind === 'ConfigMap' ? a.configmapAuto : a.secretAuto;
@@ -98,10 +103,11 @@ function kindPolicy(kind: ResourceKind, meta: StringMap, template: StringMap, op
     const re = compile(item, opts.onInvalidRegex);
     if (re) named.push(re);
   }
+  const exclude = commaList(meta[excludeKey] ?? template[excludeKey]);
   return {
     auto,
-    named,
-    exclude: new Set(commaList(meta[excludeKey] ?? template[excludeKey])),
+    named: named.length > 0 ? named : NO_PATTERNS,
+    exclude: exclude.length > 0 ? new Set(exclude) : NO_NAMES,
     search: src[a.search] === 'true',
   };
 }

@@ -102,14 +102,14 @@ export type ResourceKind = 'ConfigMap' | 'Secret';
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Rollout' | 'CronJob' | 'Job';
 
 /**
- * What the caches keep for a ConfigMap or Secret: identity, labels, the
- * annotations (only the reloader ones are needed) and the hash — never data.
+ * What the caches keep for a ConfigMap or Secret: identity, the annotations
+ * (only the reloader ones are needed) and the hash — never data, nor labels
+ * (nothing decides on them).
  */
 export interface ResourceEntry {
   kind: ResourceKind;
   namespace: string;
   name: string;
-  labels: StringMap;
   annotations: StringMap;
   /** Reloader-compatible SHA1 (lowercase hex) of the data. */
   hash: string;

@@ -4,7 +4,7 @@
  * `ALERT_ADDITIONAL_INFO`). Best effort: a failing sink is logged, never
  * retried, and never delays a reload.
  */
-import { fetch } from 'undici';
+import { postJson } from './post-json.ts';
 
 export type AlertSinkKind = 'slack' | 'teams' | 'gchat' | 'webhook';
 
@@ -33,14 +33,8 @@ export function alertBody(sink: AlertSinkKind, text: string, fields: Record<stri
 export async function sendAlert(o: AlertOptions, text: string, fields: Record<string, string>): Promise<string | undefined> {
   const full = o.additionalInfo ? `${text}\n${o.additionalInfo}` : text;
   try {
-    const res = await fetch(o.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(alertBody(o.sink, full, fields)),
-      signal: AbortSignal.timeout(o.timeoutMs ?? 5000),
-    });
-    await res.text();
-    return res.ok ? undefined : `alert sink answered ${res.status}`;
+    const status = await postJson(o.url, alertBody(o.sink, full, fields), o.timeoutMs ?? 5000);
+    return status >= 200 && status < 300 ? undefined : `alert sink answered ${status}`;
   } catch (e) {
     return (e as Error).message;
   }

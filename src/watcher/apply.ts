@@ -7,12 +7,29 @@
  * its template; a Job is recreated, as Reloader does.
  */
 import type { Container, PodTemplateSpec, WorkloadEntry } from '../core/types.ts';
-import type { KubeClient } from './kube-client.ts';
+import { KubeError, type KubeClient } from './kube-client.ts';
 import { collectionPath, objectPath } from './paths.ts';
 import { templatePatch, type TemplateChange } from './template.ts';
 
 export const FIELD_MANAGER = 'config-reloader';
 const SMP = 'application/strategic-merge-patch+json';
+
+/** Re-creating a deleted Job: up to ~30 s (1 + 2 + … capped at 4 s per wait). */
+const JOB_CREATE_RETRY = { attempts: 10, firstDelayMs: 250, maxDelayMs: 4000 };
+
+/** Run `f`, retrying errors that are retryable (KubeError.retryable: 409, 429, 5xx, transport). */
+async function withRetries<T>(f: () => Promise<T>, o: { attempts: number; firstDelayMs: number; maxDelayMs: number }): Promise<T> {
+  let delay = o.firstDelayMs;
+  for (let i = 1; ; i++) {
+    try {
+      return await f();
+    } catch (e) {
+      if (i >= o.attempts || !(e instanceof KubeError) || !e.retryable) throw e;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, o.maxDelayMs);
+    }
+  }
+}
 
 /** Extra writes that go with a reload of a Deployment: pause it (pause-period). */
 export interface PauseWrite {
@@ -89,10 +106,12 @@ export async function applyReload(client: KubeClient, w: WorkloadEntry, change: 
       const metaLabels = { ...job.metadata.labels };
       for (const k of drop) delete metaLabels[k];
       await client.request('DELETE', path, { query: { propagationPolicy: 'Background' } });
-      await client.request('POST', collectionPath('Job', w.namespace), {
-        query,
-        body: { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: w.name, namespace: w.namespace, labels: metaLabels, annotations: job.metadata.annotations ?? {} }, spec },
-      });
+      // From here the Job exists only in `spec` above: a failed create cannot
+      // be retried by a later reconcile (the cache no longer has the Job), so
+      // it is retried here, including 409 AlreadyExists while the old Job is
+      // still being removed.
+      const body = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: w.name, namespace: w.namespace, labels: metaLabels, annotations: job.metadata.annotations ?? {} }, spec };
+      await withRetries(() => client.request('POST', collectionPath('Job', w.namespace), { query, body }), JOB_CREATE_RETRY);
       return;
     }
     case 'Rollout': {

@@ -7,11 +7,12 @@
 import { planStamps, policyOf, type Stamp } from '../core/plan.ts';
 import { isInterested, type PolicyOptions } from '../core/policy.ts';
 import { envVarName, findReferences } from '../core/refs.ts';
-import { cacheKey, type ResourceEntry, type WorkloadEntry, type WorkloadKind } from '../core/types.ts';
+import { cacheKey, type WorkloadEntry, type WorkloadKind } from '../core/types.ts';
 import { parseGoDuration } from '../config/duration.ts';
 import { sendAlert, type AlertOptions } from './alerts.ts';
+import { postJson } from './post-json.ts';
 import { applyReload, unpause } from './apply.ts';
-import type { Caches, CacheListener } from './cache.ts';
+import type { CachedResource, Caches, CacheListener } from './cache.ts';
 import { compareTemplate, newestStamps, resolveUnknown, type PodStampSource, type ReloadReason } from './decide.ts';
 import { postEvent } from './events.ts';
 import { KubeError, type KubeClient } from './kube-client.ts';
@@ -75,8 +76,9 @@ export class Controller implements CacheListener {
   private readonly o: ControllerOptions;
   readonly queue: WorkQueue;
   private readonly bucket: TokenBucket;
-  /** resource key → hash when this process first saw it. */
-  private readonly firstSeen = new Map<string, string>();
+  // The hash of a resource when this process first saw it (in scope) is the
+  // cache entry's `firstSeen`: set here, handed on to the entry that replaces
+  // it, gone with the entry when the resource is deleted.
   /** `workloadKey|resourceKey` → hash this process last wrote. */
   private readonly applied = new Map<string, string>();
   private readonly lastReload = new Map<string, number>();
@@ -142,20 +144,21 @@ export class Controller implements CacheListener {
 
   // ---- CacheListener: changes only enqueue keys ----
 
-  resourceChanged(r: ResourceEntry, old: ResourceEntry | undefined, initial: boolean): void {
+  resourceChanged(r: CachedResource, old: CachedResource | undefined, initial: boolean): void {
+    // What was first seen stays, in scope or not, for as long as the resource exists.
+    if (old && r.firstSeen === undefined) r.firstSeen = old.firstSeen;
     // Out of scope (namespace not selected/ignored): not "seen" yet; the
     // baseline is taken when its namespace enters the scope.
     if (!this.caches.inScope(r.namespace)) return;
-    const key = cacheKey(r.kind, r.namespace, r.name);
-    if (!this.firstSeen.has(key)) this.firstSeen.set(key, !initial && !old && this.o.reloadOnCreate ? CREATED : r.hash);
+    r.firstSeen ??= !initial && !old && this.o.reloadOnCreate ? CREATED : r.hash;
     // a relist or a metadata-only change: nothing that can change a decision
     if (old && old.hash === r.hash && JSON.stringify(old.annotations) === JSON.stringify(r.annotations)) return;
     if (initial) return; // start-up reconciles everything once anyway
     for (const w of this.caches.dependents(r.kind, r.namespace, r.name)) this.enqueue(w);
   }
 
-  resourceDeleted(r: ResourceEntry): void {
-    this.firstSeen.delete(cacheKey(r.kind, r.namespace, r.name));
+  resourceDeleted(r: CachedResource): void {
+    // (its firstSeen went with its entry)
     if (!this.o.reloadOnDelete) return;
     for (const w of this.caches.dependents(r.kind, r.namespace, r.name)) this.enqueue(w);
   }
@@ -175,7 +178,7 @@ export class Controller implements CacheListener {
     if (!this.caches.inScope(ns)) return;
     // Entering the scope: what its resources hold now is the baseline; a
     // change made while the namespace was not selected is not ours to act on.
-    for (const r of this.caches.resourcesIn(ns)) this.firstSeen.set(cacheKey(r.kind, r.namespace, r.name), r.hash);
+    for (const r of this.caches.resourcesIn(ns)) r.firstSeen = r.hash;
     for (const w of this.caches.workloadsIn(ns)) if (isInterested(policyOf(w, this.o.policy))) this.enqueue(w, 0);
   }
 
@@ -218,10 +221,11 @@ export class Controller implements CacheListener {
     if (verdict.unknown.length > 0 && withPods) {
       pods = await this.podStamps(w, new Set(verdict.unknown.map((s) => s.envName)));
       reloads.push(
-        ...resolveUnknown(verdict.unknown, pods, (s) => {
-          const rk = cacheKey(s.kind, s.namespace, s.name);
-          return this.applied.get(`${key}|${rk}`) ?? this.firstSeen.get(rk);
-        }),
+        ...resolveUnknown(
+          verdict.unknown,
+          pods,
+          (s) => this.applied.get(`${key}|${cacheKey(s.kind, s.namespace, s.name)}`) ?? this.caches.cachedResource(s.kind, s.namespace, s.name)?.firstSeen,
+        ),
       );
     }
     // --reload-on-delete: a referenced resource that no longer exists loses its env var
@@ -335,15 +339,9 @@ export class Controller implements CacheListener {
   }
 
   private async callWebhook(w: WorkloadEntry, stamps: Stamp[]): Promise<void> {
-    const { fetch } = await import('undici');
-    const res = await fetch(this.o.webhookUrl!, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ kind: w.kind, namespace: w.namespace, name: w.name, resources: stamps.map((s) => ({ kind: s.kind, name: s.name, hash: s.hash })) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.text();
-    if (!res.ok) throw new KubeError(res.status >= 500 ? 503 : 400, 'WebhookFailed', `webhook-url answered ${res.status}`);
+    const body = { kind: w.kind, namespace: w.namespace, name: w.name, resources: stamps.map((s) => ({ kind: s.kind, name: s.name, hash: s.hash })) };
+    const status = await postJson(this.o.webhookUrl!, body, 10_000);
+    if (status < 200 || status >= 300) throw new KubeError(status >= 500 ? 503 : 400, 'WebhookFailed', `webhook-url answered ${status}`);
   }
 
   /** Is this namespace watched (listed, not ignored, selected)? */

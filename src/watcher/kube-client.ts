@@ -1,14 +1,16 @@
 /**
- * A thin client over the Kubernetes REST API. @kubernetes/client-node does
- * the credentials (kubeconfig, in-cluster token, exec plugins, client certs)
- * and gives the TLS dispatcher; requests go through undici directly so that
- * LIST pages and watch lines arrive as raw JSON we reduce to a few fields at
- * once (the typed API deserialises every object into class instances first).
+ * A thin client over the Kubernetes REST API on node:https: one keep-alive
+ * connection pool per client, JSON in and out, LIST pages and watch lines as
+ * raw JSON that callers reduce to a few fields at once.
+ *
+ * Why not @kubernetes/client-node's typed API or fetch: importing client-node
+ * costs ~50 MB of RSS and the npm undici ~25 MB (bench/README.md), and
+ * client-node builds a new TLS connection for every call. node:https is in
+ * the binary, and its HTTP parser is native.
  */
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { Credentials } from './kubeconfig.ts';
 
 /** An API error that says whether retrying can help (kube-rs style). */
 export class KubeError extends Error {
@@ -42,42 +44,65 @@ export interface ListPage {
 }
 
 function url(server: string, path: string, query?: Query): URL {
-  const u = new URL(server.replace(/\/$/, '') + path);
+  const u = new URL(server + path);
   for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== '') u.searchParams.set(k, String(v));
   return u;
 }
 
+/**
+ * A request with no byte for this long is dropped as a transport error (and
+ * retried by the caller): a LIST page of 100 objects takes milliseconds, a
+ * stuck connection must not hold a reflector forever. Watches are exempt:
+ * their silence is the reflector's watchdog's business.
+ */
+const REQUEST_IDLE_TIMEOUT_MS = 60_000;
+
 /** Kubernetes REST client used by the watcher, leader election and certs. */
 export class KubeClient {
-  readonly kc: KubeConfig;
   readonly server: string;
-  /**
-   * One connection pool for every request and watch. client-node builds a
-   * new undici Agent on every applySecurityAuthentication() call; using each
-   * would cost a TCP + TLS handshake per API call (measured: 4.3 ms of CPU per
-   * GET instead of 1.1 ms, ~1,100 sockets open during a start-up reconcile of
-   * 10k workloads, +200 MB of malloc arena). Credentials that change per
-   * request (tokens) travel in headers, which are still taken every time; the
-   * TLS material of a kubeconfig (CA, client certificate) does not change
-   * while we run.
-   */
-  private dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  private readonly creds: Credentials;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof https | typeof http;
 
-  constructor(kc: KubeConfig) {
-    this.kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.server = cluster.server;
+  constructor(creds: Credentials) {
+    this.creds = creds;
+    this.server = creds.server;
+    const secure = creds.server.startsWith('https:');
+    this.transport = secure ? https : http;
+    // One pool for every request and watch: each watch holds a socket, the
+    // rest reuse idle ones (a TLS handshake with a client certificate costs
+    // ~3 ms of CPU; measured 4.3 vs 1.0 ms per GET before the pool).
+    const pool = { keepAlive: true, maxFreeSockets: 8, scheduling: 'lifo' as const };
+    this.agent = secure ? new https.Agent({ ...pool, ...creds.tls }) : new http.Agent(pool);
   }
 
-  /** Auth headers for this request, and the shared dispatcher. */
-  private async prepare(u: URL, method: HttpMethod): Promise<{ headers: Record<string, string>; dispatcher: ReturnType<RequestContext['getDispatcher']> }> {
-    const ctx = new RequestContext(u.toString(), method);
-    await this.kc.applySecurityAuthentication(ctx);
-    this.dispatcher ??= ctx.getDispatcher();
-    // identity: on loopback and inside a cluster, gzip costs more CPU on both
-    // ends (13 % of our start-up CPU went to zlib) than the bytes it saves.
-    return { headers: { ...ctx.getHeaders(), 'accept-encoding': 'identity' }, dispatcher: this.dispatcher };
+  /** Close idle connections (open watches end with their own abort). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** Send one request; resolves with the response once its headers arrived. */
+  private async send(
+    method: string,
+    u: URL,
+    headers: Record<string, string>,
+    body: string | undefined,
+    signal: AbortSignal | undefined,
+    idleTimeout: boolean,
+  ): Promise<http.IncomingMessage> {
+    const auth = await this.creds.authHeaders();
+    return new Promise((resolve, reject) => {
+      const req = this.transport.request(u, {
+        method,
+        agent: this.agent,
+        headers: { 'user-agent': 'config-reloader', accept: 'application/json', ...auth, ...headers },
+        ...(signal ? { signal } : {}),
+      });
+      if (idleTimeout) req.setTimeout(REQUEST_IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no response in ${REQUEST_IDLE_TIMEOUT_MS / 1000} s`)));
+      req.once('response', resolve);
+      req.once('error', reject);
+      req.end(body);
+    });
   }
 
   /**
@@ -90,24 +115,20 @@ export class KubeClient {
     opts: { query?: Query; body?: unknown; contentType?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
     const u = url(this.server, path, opts.query);
-    const ctx = await this.prepare(u, method as HttpMethod);
-    const headers: Record<string, string> = { ...ctx.headers, accept: 'application/json' };
-    if (opts.body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
-    let res;
+    const headers: Record<string, string> = {};
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    if (body !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
+    let status: number;
+    let text: string;
     try {
-      res = await fetch(u, {
-        method,
-        headers,
-        dispatcher: ctx.dispatcher,
-        ...(opts.body !== undefined ? { body: JSON.stringify(opts.body) } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      const res = await this.send(method, u, headers, body, opts.signal, true);
+      status = res.statusCode ?? 0;
+      text = await readText(res);
     } catch (e) {
       throw new KubeError(0, 'Transport', `${method} ${path}: ${(e as Error).message}`);
     }
-    const text = await res.text();
-    if (res.status < 200 || res.status >= 300) {
-      let reason = String(res.status);
+    if (status < 200 || status >= 300) {
+      let reason = String(status);
       let message = text.slice(0, 500);
       try {
         const s = JSON.parse(text) as { reason?: string; message?: string };
@@ -116,7 +137,7 @@ export class KubeClient {
       } catch {
         // not a Status object; keep the raw text
       }
-      throw new KubeError(res.status, reason, `${method} ${path}: ${res.status} ${message}`);
+      throw new KubeError(status, reason, `${method} ${path}: ${status} ${message}`);
     }
     return (text ? JSON.parse(text) : {}) as T;
   }
@@ -133,30 +154,25 @@ export class KubeClient {
 
   /**
    * Open a watch and feed each event to `onEvent` until the stream ends,
-   * `signal` aborts, or an error. Resolves when the stream ends cleanly;
-   * rejects with KubeError otherwise (410 Gone arrives as an ERROR event,
-   * which the caller handles).
+   * `signal` aborts, or an error. Resolves when the stream ends cleanly or is
+   * aborted; rejects with KubeError otherwise (410 Gone arrives as an ERROR
+   * event, which the caller handles).
    */
   async watch(path: string, query: Query, onEvent: (e: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     const u = url(this.server, path, { ...query, watch: 'true' });
-    const ctx = await this.prepare(u, HttpMethod.GET);
-    let res;
+    let res: http.IncomingMessage;
     try {
-      res = await fetch(u, { method: 'GET', headers: ctx.headers, dispatcher: ctx.dispatcher, signal });
+      res = await this.send('GET', u, {}, undefined, signal, false);
     } catch (e) {
       if (signal.aborted) return;
       throw new KubeError(0, 'Transport', `watch ${path}: ${(e as Error).message}`);
     }
-    if (res.status !== 200 || !res.body) {
-      const text = await res.text().catch(() => '');
-      throw new KubeError(res.status, String(res.status), `watch ${path}: ${res.status} ${text.slice(0, 300)}`);
+    if (res.statusCode !== 200) {
+      const text = await readText(res).catch(() => '');
+      throw new KubeError(res.statusCode ?? 0, String(res.statusCode), `watch ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
     }
-    const lines = createInterface({ input: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), crlfDelay: Infinity });
     try {
-      for await (const line of lines) {
-        if (!line) continue;
-        onEvent(JSON.parse(line) as WatchEvent);
-      }
+      await readLines(res, (line) => onEvent(JSON.parse(line) as WatchEvent));
     } catch (e) {
       if (signal.aborted) return;
       throw new KubeError(0, 'Transport', `watch ${path}: ${(e as Error).message}`);
@@ -165,12 +181,72 @@ export class KubeClient {
 }
 
 /**
- * Load credentials: `--kubeconfig` path, else `$KUBECONFIG` (resolved by the
- * config parser and passed in), else the in-cluster service account.
+ * The whole body as text, decoded chunk by chunk: no Buffer the size of the
+ * body is ever built (a LIST page of Secrets can be megabytes, and Buffer
+ * memory sits outside the V8 heap until a GC notices it).
  */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromCluster();
-  return kc;
+function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    res.setEncoding('utf8'); // a multi-byte character may straddle two chunks
+    res.on('data', (c: string) => (text += c));
+    res.once('end', () => resolve(text));
+    res.once('error', reject);
+    res.once('aborted', () => reject(new Error('response aborted')));
+  });
+}
+
+/**
+ * Feed each non-empty line of a streaming body to `onLine`; resolves at the
+ * end of the stream, rejects on a stream error or when `onLine` throws.
+ */
+export function readLines(res: NodeJS.ReadableStream & { destroy(e?: Error): void }, onLine: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let rest = '';
+    let failed = false;
+    let ended = false;
+    const fail = (e: Error) => {
+      if (failed || ended) return;
+      failed = true;
+      res.destroy(e);
+      reject(e);
+    };
+    res.setEncoding('utf8'); // a multi-byte character may straddle two chunks
+    res.on('data', (chunk: string) => {
+      if (failed) return;
+      let start = 0;
+      let nl = chunk.indexOf('\n');
+      while (nl !== -1) {
+        const line = rest + chunk.slice(start, nl);
+        rest = '';
+        start = nl + 1;
+        if (line.trim()) {
+          try {
+            onLine(line);
+          } catch (e) {
+            fail(e as Error);
+            return;
+          }
+        }
+        nl = chunk.indexOf('\n', start);
+      }
+      rest += chunk.slice(start);
+    });
+    res.once('end', () => {
+      if (failed) return;
+      if (rest.trim()) {
+        try {
+          onLine(rest);
+        } catch (e) {
+          fail(e as Error);
+          return;
+        }
+      }
+      ended = true;
+      resolve();
+    });
+    res.once('error', (e) => fail(e));
+    // A connection cut mid-stream closes without 'end' (and, for a response, without an error).
+    res.once('close', () => fail(new Error('stream closed before its end')));
+  });
 }

@@ -5,9 +5,13 @@
  * objects; this one restarts on any error with capped exponential backoff,
  * relists on 410 Gone, relists a watch that has gone silent (watchdog), lists
  * with pagination so a relist of 100 MB of Secrets never sits in memory at
- * once, and keeps only what `transform` returns.
+ * once, and keeps only what `transform` returns, in a store by namespace and
+ * name that the caches own (one per kind, shared by the reflectors of that
+ * kind when the watch is limited to some namespaces).
  */
 import type { KubeClient, Query, WatchEvent } from './kube-client.ts';
+import type { ListGate } from './list-gate.ts';
+import { KindStore } from './store.ts';
 
 /** Handlers and knobs of one reflector. */
 export interface ReflectorOptions<T> {
@@ -18,16 +22,31 @@ export interface ReflectorOptions<T> {
   /** labelSelector / fieldSelector. */
   query?: Query;
   /**
-   * LIST page size. Secrets may be 1 MiB each; 100 per page bounds a page at
-   * ~100 MB worst case and ~1 MB typically, while 10k objects still list in
-   * 100 round trips (~1 s on loopback).
+   * LIST page size (`limit`): 100 lists 10k objects in 100 round trips
+   * (~1 s on loopback); the caches ask for 25 Secrets per page (see Caches).
    */
   pageSize: number;
+  /** Shared by the reflectors of a process: one LIST page in flight at a time. */
+  gate?: ListGate;
+  /**
+   * Where the objects are kept. Several reflectors may share one store (one
+   * per namespace of a kind with `--namespaces`); each then lists and sweeps
+   * only its own `namespace`. Default: a store of its own.
+   */
+  store?: KindStore<T>;
+  /** The one namespace this reflector lists, for a namespaced `path`; undefined = all. */
+  namespace?: string;
   /** Reduce a raw object to what we keep; undefined drops it. */
   transform(raw: Record<string, unknown>): T | undefined;
-  /** Called for every object seen by a list or a watch. `initial` is true during the first list. */
-  onUpsert(key: string, value: T, old: T | undefined, initial: boolean): void;
-  onDelete(key: string, old: T): void;
+  /**
+   * True when `next` is, for every reader, the same as the stored `old`: the
+   * store then keeps `old` (what the caller indexed) and onUpsert is not called.
+   */
+  unchanged?(old: T, next: T): boolean;
+  /** Called for every object seen by a list or a watch (after the store holds it). `initial` is true during the first list. */
+  onUpsert(value: T, old: T | undefined, initial: boolean): void;
+  /** Called after an object left the store. */
+  onDelete(old: T): void;
   /** Called once, after the first complete list. */
   onSynced?(): void;
   /** Called on every restart of the loop, with the reason. */
@@ -45,9 +64,10 @@ export interface ReflectorOptions<T> {
   log?: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void };
 }
 
-function keyOf(raw: Record<string, unknown>): string {
+/** Namespace ('' when cluster-scoped) and name of a raw object. */
+function idOf(raw: Record<string, unknown>): [string, string] {
   const m = (raw.metadata ?? {}) as { namespace?: string; name?: string };
-  return `${m.namespace ?? ''}/${m.name ?? ''}`;
+  return [m.namespace ?? '', m.name ?? ''];
 }
 
 function rvOf(raw: Record<string, unknown>): string | undefined {
@@ -56,7 +76,7 @@ function rvOf(raw: Record<string, unknown>): string | undefined {
 
 /** A list/watch loop that keeps a store of transformed objects. */
 export class Reflector<T> {
-  readonly store = new Map<string, T>();
+  readonly store: KindStore<T>;
   private readonly o: ReflectorOptions<T>;
   private readonly client: KubeClient;
   private stopped = false;
@@ -72,6 +92,7 @@ export class Reflector<T> {
   constructor(client: KubeClient, opts: ReflectorOptions<T>) {
     this.client = client;
     this.o = opts;
+    this.store = opts.store ?? new KindStore<T>();
   }
 
   get synced(): boolean {
@@ -130,28 +151,31 @@ export class Reflector<T> {
   /** Paginated LIST; reconciles the store with it; returns the list's resourceVersion. */
   private async relist(): Promise<string> {
     const initial = !this.syncedOnce;
-    const seen = new Set<string>();
+    // namespace → names listed (the name strings are the entries' own)
+    const seen = new Map<string, Set<string>>();
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.client.listPage(this.o.path, { ...this.o.query, limit: this.o.pageSize, continue: cont });
+      const fetchPage = () => this.client.listPage(this.o.path, { ...this.o.query, limit: this.o.pageSize, continue: cont });
+      const page = await (this.o.gate ? this.o.gate.run(fetchPage) : fetchPage());
       for (const raw of page.items) {
-        const key = keyOf(raw);
+        const [ns, name] = idOf(raw);
         const v = this.o.transform(raw);
         if (v === undefined) continue;
-        seen.add(key);
-        const old = this.store.get(key);
-        this.store.set(key, v);
-        this.o.onUpsert(key, v, old, initial);
+        let names = seen.get(ns);
+        if (!names) seen.set(ns, (names = new Set()));
+        names.add(name);
+        this.upsert(ns, name, v, initial);
       }
       rv = page.resourceVersion;
       cont = page.continue;
       if (this.stopped) return rv;
     } while (cont);
-    for (const [key, old] of this.store) {
-      if (!seen.has(key)) {
-        this.store.delete(key);
-        this.o.onDelete(key, old);
+    // Only this reflector's scope: the store may hold other namespaces' reflectors' objects.
+    for (const [ns, name, old] of this.store.entries(this.o.namespace)) {
+      if (!seen.get(ns)?.has(name)) {
+        this.store.delete(ns, name);
+        this.o.onDelete(old);
       }
     }
     if (!this.syncedOnce) {
@@ -160,6 +184,13 @@ export class Reflector<T> {
       for (const w of this.syncWaiters.splice(0)) w();
     }
     return rv;
+  }
+
+  private upsert(ns: string, name: string, v: T, initial: boolean): void {
+    const old = this.store.get(ns, name);
+    if (old !== undefined && this.o.unchanged?.(old, v)) return;
+    this.store.set(ns, name, v);
+    this.o.onUpsert(v, old, initial);
   }
 
   /** Watch from `rv` until the server closes the stream; returns the last rv, or '' to relist. */
@@ -194,25 +225,14 @@ export class Reflector<T> {
           const newRv = rvOf(e.object);
           if (newRv) last = newRv;
           if (e.type === 'BOOKMARK') return;
-          const key = keyOf(e.object);
-          const old = this.store.get(key);
-          if (e.type === 'DELETED') {
-            if (old !== undefined) {
-              this.store.delete(key);
-              this.o.onDelete(key, old);
-            }
-            return;
-          }
-          const v = this.o.transform(e.object);
+          const [ns, name] = idOf(e.object);
+          const v = e.type === 'DELETED' ? undefined : this.o.transform(e.object);
           if (v === undefined) {
-            if (old !== undefined) {
-              this.store.delete(key);
-              this.o.onDelete(key, old);
-            }
+            const old = this.store.delete(ns, name);
+            if (old !== undefined) this.o.onDelete(old);
             return;
           }
-          this.store.set(key, v);
-          this.o.onUpsert(key, v, old, false);
+          this.upsert(ns, name, v, false);
         },
         abort.signal,
       );

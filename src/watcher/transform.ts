@@ -1,8 +1,11 @@
 /**
  * Reduce raw API objects to what the caches keep. A ConfigMap or Secret
- * becomes identity + labels + reloader annotations + hash, never its data
- * (Reloader keeps whole objects: ~560 MB at 9k objects). A workload keeps
- * only the parts of its pod template that reference configuration.
+ * becomes identity + reloader annotations + hash, never its data (Reloader
+ * keeps whole objects: ~560 MB at 9k objects). A workload keeps only the
+ * parts of its pod template that reference configuration. Every entry is
+ * kept for as long as its object exists, so nothing empty is allocated per
+ * object: no annotations share one frozen empty object, and a trimmed
+ * template has no empty lists or metadata.
  */
 import type { AnnotationNames } from '../core/annotations.ts';
 import { hashConfigMap, hashSecret } from '../core/hash.ts';
@@ -18,12 +21,23 @@ interface RawMeta {
   annotations?: StringMap;
 }
 
-/** Only the annotations whose keys are among the configured reloader names. */
+/** The one empty annotations object of entries that keep none (frozen: entries are never written). */
+export const NO_ANNOTATIONS: StringMap = Object.freeze({}) as StringMap;
+
+/** Only the annotations whose keys are among the configured reloader names (NO_ANNOTATIONS when none). */
 export function keepAnnotations(a: StringMap | undefined, names: ReadonlySet<string>): StringMap {
-  const out: StringMap = {};
-  if (!a) return out;
-  for (const k of Object.keys(a)) if (names.has(k)) out[k] = a[k]!;
-  return out;
+  let out: StringMap | undefined;
+  if (a) for (const k of Object.keys(a)) if (names.has(k)) (out ??= {})[k] = a[k]!;
+  return out ?? NO_ANNOTATIONS;
+}
+
+/**
+ * A cached ConfigMap or Secret. `firstSeen` belongs to the controller: the
+ * hash when this process first saw the resource in scope; a reflector
+ * replacing the entry hands it on (Controller.resourceChanged).
+ */
+export interface CachedResource extends ResourceEntry {
+  firstSeen: string | undefined;
 }
 
 /** The set of annotation keys worth keeping. */
@@ -34,8 +48,8 @@ export function annotationKeySet(a: AnnotationNames): Set<string> {
 /** Helm release Secrets: large, many, never mounted by workloads. */
 export const HELM_SECRET_TYPE = 'helm.sh/release.v1';
 
-/** ConfigMap or Secret → ResourceEntry (hash only, no data). */
-export function toResource(kind: ResourceKind, raw: Raw, keys: ReadonlySet<string>, includeHelm: boolean): ResourceEntry | undefined {
+/** ConfigMap or Secret → its cache entry (hash only, no data, no labels: nothing reads them). */
+export function toResource(kind: ResourceKind, raw: Raw, keys: ReadonlySet<string>, includeHelm: boolean): CachedResource | undefined {
   const m = (raw.metadata ?? {}) as RawMeta;
   if (!m.name || !m.namespace) return undefined;
   if (kind === 'Secret' && !includeHelm && raw.type === HELM_SECRET_TYPE) return undefined;
@@ -43,23 +57,29 @@ export function toResource(kind: ResourceKind, raw: Raw, keys: ReadonlySet<strin
     kind === 'ConfigMap'
       ? hashConfigMap(raw.data as StringMap | undefined, raw.binaryData as StringMap | undefined)
       : hashSecret(raw.data as StringMap | undefined);
-  return { kind, namespace: m.namespace, name: m.name, labels: m.labels ?? {}, annotations: keepAnnotations(m.annotations, keys), hash };
+  // firstSeen in the literal: a field added later would cost each entry a property array
+  return { kind, namespace: m.namespace, name: m.name, annotations: keepAnnotations(m.annotations, keys), hash, firstSeen: undefined };
 }
 
-function trimContainer(c: Container): Container {
-  const out: Container = { name: c.name };
+function trimContainer(c: Container, kept: ReadonlySet<string>): Container {
   const env = (c.env ?? []).filter((e) => e.name.startsWith(STAMP_PREFIX) || e.valueFrom?.configMapKeyRef || e.valueFrom?.secretKeyRef);
-  if (env.length) {
-    out.env = env.map((e) =>
-      e.valueFrom
-        ? { name: e.name, valueFrom: { ...(e.valueFrom.configMapKeyRef ? { configMapKeyRef: { name: e.valueFrom.configMapKeyRef.name } } : {}), ...(e.valueFrom.secretKeyRef ? { secretKeyRef: { name: e.valueFrom.secretKeyRef.name } } : {}) } }
-        : { name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) },
-    );
-  }
   const envFrom = (c.envFrom ?? []).filter((e) => e.configMapRef || e.secretRef);
-  if (envFrom.length) out.envFrom = envFrom.map((e) => (e.configMapRef ? { configMapRef: { name: e.configMapRef.name } } : { secretRef: { name: e.secretRef?.name } }));
-  if (c.volumeMounts?.length) out.volumeMounts = c.volumeMounts.map((v) => ({ name: v.name }));
-  return out;
+  // Only mounts of kept volumes: reference discovery matches mounts against them alone.
+  const mounts = (c.volumeMounts ?? []).filter((v) => kept.has(v.name));
+  // One literal: fields added one by one would cost each container a property array.
+  // (`map` makes exact-size arrays; `filter` results have room to grow.)
+  return {
+    name: c.name,
+    env: env.length
+      ? env.map((e) =>
+          e.valueFrom
+            ? { name: e.name, valueFrom: { ...(e.valueFrom.configMapKeyRef ? { configMapKeyRef: { name: e.valueFrom.configMapKeyRef.name } } : {}), ...(e.valueFrom.secretKeyRef ? { secretKeyRef: { name: e.valueFrom.secretKeyRef.name } } : {}) } }
+            : { name: e.name, ...(e.value !== undefined ? { value: e.value } : {}) },
+        )
+      : undefined,
+    envFrom: envFrom.length ? envFrom.map((e) => (e.configMapRef ? { configMapRef: { name: e.configMapRef.name } } : { secretRef: { name: e.secretRef?.name } })) : undefined,
+    volumeMounts: mounts.length ? mounts.map((v) => ({ name: v.name })) : undefined,
+  };
 }
 
 function trimVolume(v: Volume): Volume | undefined {
@@ -74,13 +94,17 @@ function trimVolume(v: Volume): Volume | undefined {
 
 /** Keep of a pod template only what reference discovery and stamps need. */
 export function trimTemplate(t: PodTemplateSpec | undefined, keys: ReadonlySet<string>): PodTemplateSpec {
-  const spec: PodSpec = {};
   const s = t?.spec;
-  if (s?.containers) spec.containers = s.containers.map(trimContainer);
-  if (s?.initContainers?.length) spec.initContainers = s.initContainers.map(trimContainer);
   const vols = (s?.volumes ?? []).map(trimVolume).filter((v): v is Volume => v !== undefined);
-  if (vols.length) spec.volumes = vols;
-  return { metadata: { annotations: keepAnnotations(t?.metadata?.annotations, keys) }, spec };
+  const kept = new Set(vols.map((v) => v.name));
+  const spec: PodSpec = {
+    containers: s?.containers?.length ? s.containers.map((c) => trimContainer(c, kept)) : undefined,
+    initContainers: s?.initContainers?.length ? s.initContainers.map((c) => trimContainer(c, kept)) : undefined,
+    volumes: vols.length ? vols.slice() : undefined, // slice: exact size
+  };
+  const annotations = keepAnnotations(t?.metadata?.annotations, keys);
+  // No metadata when no annotation is kept: readers take `metadata?.annotations`.
+  return annotations === NO_ANNOTATIONS ? { spec } : { metadata: { annotations }, spec };
 }
 
 interface LabelSelector {
@@ -113,13 +137,14 @@ export function toWorkload(kind: WorkloadKind, raw: Raw, keys: ReadonlySet<strin
   const m = (raw.metadata ?? {}) as RawMeta;
   if (!m.name || !m.namespace) return undefined;
   const sel = selectorString(((raw.spec ?? {}) as { selector?: LabelSelector }).selector);
+  // One shape for every entry (absent fields undefined, which JSON leaves out).
   return {
     kind,
     namespace: m.namespace,
     name: m.name,
-    ...(m.uid ? { uid: m.uid } : {}),
+    uid: m.uid || undefined,
     annotations: keepAnnotations(m.annotations, keys),
     template: trimTemplate(templateOf(kind, raw), keys),
-    ...(sel ? { selector: sel } : {}),
+    selector: sel,
   };
 }

@@ -54,15 +54,15 @@ export class MemoryView implements CacheView {
   }
 
   /** Add a ConfigMap, hashing its data like the watcher does. */
-  configMap(ns: string, name: string, data: StringMap, binaryData?: StringMap, annotations: StringMap = {}, labels: StringMap = {}): ResourceEntry {
-    const r: ResourceEntry = { kind: 'ConfigMap', namespace: ns, name, labels, annotations, hash: hashConfigMap(data, binaryData) };
+  configMap(ns: string, name: string, data: StringMap, binaryData?: StringMap, annotations: StringMap = {}): ResourceEntry {
+    const r: ResourceEntry = { kind: 'ConfigMap', namespace: ns, name, annotations, hash: hashConfigMap(data, binaryData) };
     this.resources.set(cacheKey('ConfigMap', ns, name), r);
     this.notify();
     return r;
   }
   /** Add a Secret; `data` values are base64 as on the wire. */
-  secret(ns: string, name: string, data: StringMap, annotations: StringMap = {}, labels: StringMap = {}): ResourceEntry {
-    const r: ResourceEntry = { kind: 'Secret', namespace: ns, name, labels, annotations, hash: hashSecret(data) };
+  secret(ns: string, name: string, data: StringMap, annotations: StringMap = {}): ResourceEntry {
+    const r: ResourceEntry = { kind: 'Secret', namespace: ns, name, annotations, hash: hashSecret(data) };
     this.resources.set(cacheKey('Secret', ns, name), r);
     this.notify();
     return r;

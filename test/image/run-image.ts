@@ -6,7 +6,8 @@
  *   node test/image/run-image.ts --image localhost/config-reloader:test
  *
  * 1. The image's config: non-root USER 65532:65532, WORKDIR /app, ENTRYPOINT
- *    ["node", "dist/src/main.js"] in exec form, no CMD left from the base.
+ *    ["node", <memory flags>, "dist/src/main.js"] in exec form, the malloc
+ *    tunables in its Env, no CMD left from the base.
  * 2. Start a control plane (test/harness/control-plane.ts), issue a CA and a
  *    serving certificate for 127.0.0.1 with our certs module, and give the
  *    container its kubeconfig and tls.crt/tls.key in folders owned by 65532,
@@ -39,7 +40,9 @@ import { expectedConfigMapHash, expectedEnvName } from '../helpers/expected-hash
 
 const RUN_UID = 65532;
 const RUN_GID = 65532;
-const WANT_ENTRYPOINT = ['node', 'dist/src/main.js'];
+// The memory flags are part of the product: bench/README.md measures with them.
+const WANT_ENTRYPOINT = ['node', '--lite-mode', '--max-old-space-size=96', '--max-semi-space-size=1', 'dist/src/main.js'];
+const WANT_ENV = ['MALLOC_ARENA_MAX=2', 'MALLOC_TRIM_THRESHOLD_=131072', 'MALLOC_MMAP_THRESHOLD_=16384'];
 /** Bound for the whole run, control plane start-up included. */
 const OVERALL_TIMEOUT_MS = 240_000;
 const READY_TIMEOUT_MS = 60_000;
@@ -196,12 +199,13 @@ const tail = (s: string, n = 3000): string => (s.length > n ? `…${s.slice(-n)}
 async function main(): Promise<void> {
   // 1. The image's config.
   const inspected = JSON.parse(buildah(['inspect', '--type', 'image', image])) as {
-    OCIv1: { architecture?: string; config?: { User?: string; WorkingDir?: string; Entrypoint?: string[]; Cmd?: string[] | null } };
+    OCIv1: { architecture?: string; config?: { User?: string; WorkingDir?: string; Entrypoint?: string[]; Cmd?: string[] | null; Env?: string[] } };
   };
   const config = inspected.OCIv1.config ?? {};
   check(config.User === `${RUN_UID}:${RUN_GID}`, `USER is ${RUN_UID}:${RUN_GID} (non-root)`, `got ${JSON.stringify(config.User)}`);
   check(config.WorkingDir === '/app', 'WORKDIR is /app', `got ${JSON.stringify(config.WorkingDir)}`);
   check(isDeepStrictEqual(config.Entrypoint, WANT_ENTRYPOINT), `ENTRYPOINT is ${JSON.stringify(WANT_ENTRYPOINT)} (exec form)`, `got ${JSON.stringify(config.Entrypoint)}`);
+  for (const e of WANT_ENV) check((config.Env ?? []).includes(e), `Env has ${e}`, `got ${JSON.stringify(config.Env)}`);
   check(!config.Cmd || config.Cmd.length === 0, 'no CMD inherited from the base image', `got ${JSON.stringify(config.Cmd)}`);
   const entrypoint = config.Entrypoint!;
 

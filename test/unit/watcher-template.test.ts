@@ -77,14 +77,14 @@ t.test('applyToTemplate (for kinds that are replaced, not patched)', async (t) =
   t.same(bare, { spec: { containers: [{ name: 'x', env: [{ name: 'E', value: 'h' }] }] }, metadata: { annotations: { a: 'b' } } });
 });
 
-t.test('toResource keeps identity, labels, reloader annotations and the hash, never data', async (t) => {
+t.test('toResource keeps identity, reloader annotations and the hash, never data nor labels', async (t) => {
   const cm = toResource(
     'ConfigMap',
     { metadata: { name: 'c', namespace: 'n', labels: { l: '1' }, annotations: { 'reloader.stakater.com/match': 'true', 'kubectl.kubernetes.io/last-applied-configuration': '{...}' } }, data: { test: 'test' } },
     keys,
     false,
   );
-  t.same(cm, { kind: 'ConfigMap', namespace: 'n', name: 'c', labels: { l: '1' }, annotations: { 'reloader.stakater.com/match': 'true' }, hash: 'b3cefbcce711f8574b0e66c41fc1dcf06eb5b6db' });
+  t.strictSame(cm, { kind: 'ConfigMap', namespace: 'n', name: 'c', annotations: { 'reloader.stakater.com/match': 'true' }, hash: 'b3cefbcce711f8574b0e66c41fc1dcf06eb5b6db', firstSeen: undefined });
   t.notOk(JSON.stringify(cm).includes('"test"'), 'no data kept');
   const helm = { metadata: { name: 'sh.helm.release.v1.x.v1', namespace: 'n' }, type: 'helm.sh/release.v1', data: { release: 'eA==' } };
   t.equal(toResource('Secret', helm, keys, false), undefined, 'helm release secrets dropped by default');
@@ -118,7 +118,24 @@ t.test('toWorkload keeps only what references and stamps need', async (t) => {
   t.same(cj.template.spec?.containers, [{ name: 'j' }]);
   t.equal(cj.selector, undefined);
   t.equal(toWorkload('Deployment', { metadata: {} }, keys), undefined);
-  t.same(trimTemplate(undefined, keys), { metadata: { annotations: {} }, spec: {} });
+  // (absent fields are undefined: one object shape, no allocation)
+  const defined = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;
+  t.strictSame(defined(trimTemplate(undefined, keys)), { spec: {} }, 'nothing empty kept');
+  // Mounts of volumes that were not kept cannot matter (reference discovery
+  // matches mounts against kept volumes), so they are dropped; so are empty lists.
+  const mounts = trimTemplate(
+    { spec: { containers: [{ name: 'c', volumeMounts: [{ name: 'scratch' }, { name: 'v' }, { name: 'tok' }] }, { name: 'd', volumeMounts: [{ name: 'scratch' }], env: [{ name: 'PLAIN', value: 'x' }] }], initContainers: [], volumes: spec.volumes } },
+    keys,
+  );
+  t.strictSame(defined(mounts.spec?.containers), [{ name: 'c', volumeMounts: [{ name: 'v' }] }, { name: 'd' }]);
+  t.equal(mounts.spec?.initContainers, undefined);
+  t.equal(mounts.metadata, undefined);
+  // Entries without reloader annotations share one frozen empty object.
+  const a = toResource('ConfigMap', { metadata: { name: 'a', namespace: 'n', annotations: { other: 'x' } } }, keys, false)!;
+  const b = toWorkload('Deployment', { metadata: { name: 'b', namespace: 'n' } }, keys)!;
+  t.equal(a.annotations, b.annotations);
+  t.ok(Object.isFrozen(a.annotations));
+  t.same(a.annotations, {});
 });
 
 t.test('selectorString', async (t) => {
