@@ -5,7 +5,7 @@
  *                          [--others auto|auto-existing|named|plain] [--settings a,b]
  *                          [--no-wait-idle]
  *                          [--gap 200] [--concurrency 50]
- *                          [--entry src|dist] [--cpu-prof DIR]
+ *                          [--entry image|dist|src] [--cpu-prof DIR]
  *                          [--keep-logs DIR] [--reloader-arg FLAG]...
  *
  * Reaction time = a ConfigMap write → the Deployment's pod template carries
@@ -44,8 +44,10 @@
  *      config-reloader restart (or a resync) experiences; it implies
  *      --warmup 0 and a per-change --timeout of 300 s (else 3 and 30 s).
  *
- * --entry: src (default) runs `node src/main.ts`; dist the build of
- * tsconfig.build.json (into a temp folder).
+ * --entry: image (default) runs the build of tsconfig.build.json (into a
+ * temp folder) the way the image runs it: the node flags and malloc tunables
+ * of the Dockerfile (bench/lib/image-env.ts: --lite-mode, small V8 limits);
+ * dist the same build on Node's defaults; src `node src/main.ts`.
  *
  * Also reported: the write request's own duration, and when the bench's WATCH
  * on the ConfigMap saw the change (the API server's watch-delivery floor that
@@ -63,6 +65,7 @@ import { buildDist } from './lib/build.ts';
 import { createNamespace, main, startCluster } from './lib/cluster.ts';
 import { followObject, type Kube, type Obj } from './lib/kube.ts';
 import { clientProbe } from './lib/client-probe.ts';
+import { imageRuntime } from './lib/image-env.ts';
 import { startReloader, type ReloaderProcess } from './lib/reloader.ts';
 import { mb, ms, summarize, table, type Summary } from './lib/stats.ts';
 import { load1, machineLine, procCpuSeconds, procMemory, runBounded, say, sleep } from './lib/system.ts';
@@ -82,12 +85,12 @@ const { values: args } = parseArgs({
     'cpu-prof': { type: 'string' },
     'keep-logs': { type: 'string' },
     'reloader-arg': { type: 'string', multiple: true, default: [] },
-    entry: { type: 'string', default: 'src' },
+    entry: { type: 'string', default: 'image' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
-  process.stdout.write('usage: node bench/reaction.ts [--deployments 10000] [--changes 60] [--warmup 3] [--timeout 30] [--others auto|auto-existing|named|plain] [--settings a,b] [--no-wait-idle] [--gap 200] [--concurrency 50] [--entry src|dist] [--cpu-prof DIR] [--keep-logs DIR] [--reloader-arg FLAG]...\n');
+  process.stdout.write('usage: node bench/reaction.ts [--deployments 10000] [--changes 60] [--warmup 3] [--timeout 30] [--others auto|auto-existing|named|plain] [--settings a,b] [--no-wait-idle] [--gap 200] [--concurrency 50] [--entry image|dist|src] [--cpu-prof DIR] [--keep-logs DIR] [--reloader-arg FLAG]...\n');
   process.exit(0);
 }
 const int = (name: 'deployments' | 'changes' | 'warmup' | 'timeout' | 'gap' | 'concurrency', min = 0): number => {
@@ -98,7 +101,7 @@ const int = (name: 'deployments' | 'changes' | 'warmup' | 'timeout' | 'gap' | 'c
 const others = args.others;
 if (others !== 'auto' && others !== 'auto-existing' && others !== 'named' && others !== 'plain') throw new Error('--others must be auto, auto-existing, named or plain');
 const entry = args.entry;
-if (entry !== 'src' && entry !== 'dist') throw new Error('--entry must be src or dist');
+if (entry !== 'src' && entry !== 'dist' && entry !== 'image') throw new Error('--entry must be image, dist or src');
 const settings = args.settings.split(',').map((s) => s.trim());
 if (settings.some((s) => s !== 'a' && s !== 'b')) throw new Error('--settings is a list of a, b');
 const nDeployments = int('deployments');
@@ -265,11 +268,13 @@ await main(async () => {
     }
     const inNs = setting === 'b' ? loaded + 1 : 1;
     runNo++;
-    const nodeFlags = args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, `--cpu-prof-name=reaction-${setting}-${runNo}.cpuprofile`] : [];
+    const image = entry === 'image' ? imageRuntime() : { nodeFlags: [], env: {} };
+    const nodeFlags = [...image.nodeFlags, ...(args['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`, `--cpu-prof-name=reaction-${setting}-${runNo}.cpuprofile`] : [])];
     const reloader: ReloaderProcess = await startReloader({
       kubeconfigPath: cp.kubeconfigPath,
       args: [...RELOADER_FLAGS, ...(args['reloader-arg'] ?? [])],
       nodeFlags,
+      env: image.env,
       ...(mainJs ? { entry: mainJs } : {}),
       ...(args['keep-logs'] ? { logPath: `${args['keep-logs']}/config-reloader-${setting}.log` } : {}),
     });
@@ -303,7 +308,7 @@ await main(async () => {
 
   const othersText = others === 'auto' ? 'auto-annotated, each envFrom its own missing ConfigMap' : others === 'auto-existing' ? 'auto-annotated, each envFrom its own existing ConfigMap' : others === 'named' ? 'annotated configmap.reloader.stakater.com/reload: <own name>' : 'not annotated';
   process.stdout.write(`\nconfig-reloader reaction time: ConfigMap PATCH sent → Deployment MODIFIED event with the new hash (watch)\n`);
-  process.stdout.write(`config-reloader run as ${entry === 'src' ? 'node src/main.ts' : entry === 'dist' ? 'compiled dist/src/main.js' : 'compiled, with bench/lib/kubeconfig-shim.mjs instead of @kubernetes/client-node (experiment)'}\n`);
+  process.stdout.write(`config-reloader run as ${entry === 'src' ? 'node src/main.ts' : entry === 'dist' ? 'compiled dist/src/main.js, Node defaults' : `compiled dist/src/main.js, as the image runs it: node ${imageRuntime().nodeFlags.join(' ')}, ${Object.entries(imageRuntime().env).map(([k, v]) => `${k}=${v}`).join(' ')}`}\n`);
   process.stdout.write(`${nChanges} sequential changes per setting after ${nWarmup} warm-up; --debounce 0 --min-reload-interval 0 --max-reloads-per-second 0\n`);
   if (args['no-wait-idle']) process.stdout.write('timing started right after /readyz, while the start-up reconcile queue was still draining (--no-wait-idle)\n');
   process.stdout.write(`setting b: ${nDeployments} other Deployments in the namespace (${othersText}, replicas 0)\n\n`);

@@ -6,8 +6,9 @@
  *   node test/image/run-image.ts --image localhost/config-reloader:test
  *
  * 1. The image's config: non-root USER 65532:65532, WORKDIR /app, ENTRYPOINT
- *    ["node", <memory flags>, "dist/src/main.js"] in exec form, the malloc
- *    tunables in its Env, no CMD left from the base.
+ *    ["node", "--lite-mode", "dist/src/main.js"] in exec form, the memory
+ *    settings (NODE_OPTIONS, malloc tunables) in its Env, no CMD left from
+ *    the base.
  * 2. Start a control plane (test/harness/control-plane.ts), issue a CA and a
  *    serving certificate for 127.0.0.1 with our certs module, and give the
  *    container its kubeconfig and tls.crt/tls.key in folders owned by 65532,
@@ -41,8 +42,8 @@ import { expectedConfigMapHash, expectedEnvName } from '../helpers/expected-hash
 const RUN_UID = 65532;
 const RUN_GID = 65532;
 // The memory flags are part of the product: bench/README.md measures with them.
-const WANT_ENTRYPOINT = ['node', '--lite-mode', '--max-old-space-size=96', '--max-semi-space-size=1', 'dist/src/main.js'];
-const WANT_ENV = ['MALLOC_ARENA_MAX=2', 'MALLOC_TRIM_THRESHOLD_=131072', 'MALLOC_MMAP_THRESHOLD_=16384'];
+const WANT_ENTRYPOINT = ['node', '--lite-mode', 'dist/src/main.js'];
+const WANT_ENV = ['NODE_OPTIONS=--max-old-space-size=96 --max-semi-space-size=1', 'MALLOC_ARENA_MAX=2', 'MALLOC_TRIM_THRESHOLD_=131072', 'MALLOC_MMAP_THRESHOLD_=16384'];
 /** Bound for the whole run, control plane start-up included. */
 const OVERALL_TIMEOUT_MS = 240_000;
 const READY_TIMEOUT_MS = 60_000;
