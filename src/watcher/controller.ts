@@ -15,6 +15,7 @@ import { applyReload, unpause } from './apply.ts';
 import type { CachedResource, Caches, CacheListener } from './cache.ts';
 import { compareTemplate, newestStamps, resolveUnknown, type PodStampSource, type ReloadReason } from './decide.ts';
 import { postEvent } from './events.ts';
+import { PodSnapshots } from './pod-snapshots.ts';
 import { KubeError, type KubeClient } from './kube-client.ts';
 import type { WatcherMetrics } from './metrics.ts';
 import { WorkQueue, type ProcessResult } from './queue.ts';
@@ -85,12 +86,16 @@ export class Controller implements CacheListener {
   private readonly failures = new Map<string, number>();
   private leader = false;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** Keys queued by a start-up or resync pass (and by no real change since): their pods come from a namespace snapshot. */
+  private readonly passKeys = new Set<string>();
+  private readonly snapshots: PodSnapshots;
 
   constructor(client: KubeClient, caches: Caches, opts: ControllerOptions) {
     this.client = client;
     this.caches = caches;
     this.o = opts;
     this.bucket = new TokenBucket(opts.maxReloadsPerSecond);
+    this.snapshots = new PodSnapshots((ns, query) => client.listPage(`/api/v1/namespaces/${encodeURIComponent(ns)}/pods`, query));
     this.queue = new WorkQueue({
       concurrency: opts.concurrency ?? 4,
       process: (key) => this.process(key),
@@ -122,6 +127,8 @@ export class Controller implements CacheListener {
       this.o.log.info({}, 'not leading: reloads stop');
       if (this.resyncTimer) clearInterval(this.resyncTimer);
       this.queue.clear();
+      this.passKeys.clear();
+      this.snapshots.clear();
     }
   }
 
@@ -129,17 +136,24 @@ export class Controller implements CacheListener {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.leader = false;
     await this.queue.stop();
+    this.snapshots.clear();
   }
 
   /** Start-up, leader change and resync: every interested workload, behind real changes. */
   private enqueueAll(delay: number): void {
     for (const w of this.caches.allWorkloads()) {
-      if (isInterested(policyOf(w, this.o.policy))) this.queue.add(cacheKey(w.kind, w.namespace, w.name), delay, 'low');
+      if (!isInterested(policyOf(w, this.o.policy))) continue;
+      const key = cacheKey(w.kind, w.namespace, w.name);
+      this.passKeys.add(key);
+      this.queue.add(key, delay, 'low');
     }
   }
 
   private enqueue(w: WorkloadEntry, delay = this.o.debounceMs): void {
-    if (this.leader) this.queue.add(cacheKey(w.kind, w.namespace, w.name), delay);
+    if (!this.leader) return;
+    const key = cacheKey(w.kind, w.namespace, w.name);
+    this.passKeys.delete(key); // a real change: its pods are listed fresh
+    this.queue.add(key, delay);
   }
 
   // ---- CacheListener: changes only enqueue keys ----
@@ -191,7 +205,7 @@ export class Controller implements CacheListener {
     if (!w) return;
     const end = this.o.metrics?.reconcileDuration.startTimer();
     try {
-      return await this.reconcile(key, w);
+      return await this.reconcile(key, w, this.passKeys.delete(key));
     } finally {
       end?.();
     }
@@ -201,9 +215,13 @@ export class Controller implements CacheListener {
     this.o.metrics?.skipped.inc({ reason });
   }
 
-  /** Stamps of the workload's live pods, newest pod first, for `names`. */
-  private async podStamps(w: WorkloadEntry, names: Set<string>): Promise<Map<string, string>> {
+  /**
+   * Stamps of the workload's live pods, newest pod first, for `names`; from
+   * the namespace's snapshot in a start-up or resync pass.
+   */
+  private async podStamps(w: WorkloadEntry, names: Set<string>, fromPass: boolean): Promise<Map<string, string>> {
     if (!w.selector || names.size === 0 || w.kind === 'CronJob') return new Map();
+    if (fromPass) return newestStamps(await this.snapshots.matching(w.namespace, w.selector), names);
     const list = await this.client.request<{ items?: PodStampSource[] }>('GET', `/api/v1/namespaces/${encodeURIComponent(w.namespace)}/pods`, {
       query: { labelSelector: w.selector, limit: 500 },
     });
@@ -211,7 +229,7 @@ export class Controller implements CacheListener {
   }
 
   /** Everything reconcile decides, without writing (also serves `explain`). */
-  private async evaluate(key: string, w: WorkloadEntry, withPods: boolean) {
+  private async evaluate(key: string, w: WorkloadEntry, withPods: boolean, fromPass = false) {
     const plan = planStamps(w, w.template.spec, this.caches, this.o.policy);
     const carried = carriedEnv(w.template.spec);
     const last = parseLastReloaded(w.template.metadata?.annotations, this.o.policy.annotations.lastReloadedFrom);
@@ -219,7 +237,7 @@ export class Controller implements CacheListener {
     const reloads: { stamp: Stamp; reason: ReloadReason }[] = verdict.differs.map((s) => ({ stamp: s, reason: 'template-differs' as const }));
     let pods: Map<string, string> | undefined;
     if (verdict.unknown.length > 0 && withPods) {
-      pods = await this.podStamps(w, new Set(verdict.unknown.map((s) => s.envName)));
+      pods = await this.podStamps(w, new Set(verdict.unknown.map((s) => s.envName)), fromPass);
       reloads.push(
         ...resolveUnknown(
           verdict.unknown,
@@ -244,7 +262,7 @@ export class Controller implements CacheListener {
     return { plan, carried, pods, reloads, remove };
   }
 
-  private async reconcile(key: string, w: WorkloadEntry): Promise<ProcessResult | void> {
+  private async reconcile(key: string, w: WorkloadEntry, fromPass: boolean): Promise<ProcessResult | void> {
     const policy = policyOf(w, this.o.policy);
     if (!isInterested(policy)) return this.skip('not-annotated');
     let retryAfterMs: number | undefined;
@@ -259,7 +277,7 @@ export class Controller implements CacheListener {
         await this.event(w, 'Normal', 'Unpaused', 'pause period over; rollout resumes');
       } else retryAfterMs = left;
     }
-    const { reloads, remove } = await this.evaluate(key, w, true);
+    const { reloads, remove } = await this.evaluate(key, w, true, fromPass);
     if (reloads.length === 0 && remove.length === 0) {
       this.skip('up-to-date');
       return retryAfterMs !== undefined ? { retryAfterMs } : undefined;
