@@ -14,6 +14,11 @@ export interface ProcessResult {
 
 export interface QueueOptions {
   concurrency: number;
+  /**
+   * At most this many `low` keys started per second (0: unpaced), in bursts
+   * of a tenth of a second's worth. `high` keys are never paced.
+   */
+  lowPerSecond?: number;
   process(key: string): Promise<ProcessResult | void>;
   onError?(key: string, err: unknown): void;
 }
@@ -37,6 +42,10 @@ export class WorkQueue {
   private readonly dirty = new Map<string, number>();
   private running = 0;
   private stopped = false;
+  /** Pacing of `low` keys: tokens left, when last refilled, the timer that pumps once one is due. */
+  private lowTokens = 0;
+  private lowRefilledAt = 0;
+  private lowTimer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
   constructor(opts: QueueOptions) {
@@ -91,6 +100,8 @@ export class WorkQueue {
     this.ready.low.length = 0;
     this.readySet.clear();
     this.dirty.clear();
+    if (this.lowTimer) clearTimeout(this.lowTimer);
+    this.lowTimer = undefined;
   }
 
   /** Stop: clear timers and wait for running work. */
@@ -117,8 +128,31 @@ export class WorkQueue {
     this.pump();
   }
 
+  /** May a `low` key start now? Takes a token if so; else arms a timer for when one is due. */
+  private takeLowToken(): boolean {
+    const rate = this.o.lowPerSecond ?? 0;
+    if (rate <= 0) return true;
+    const now = Date.now();
+    const burst = Math.max(1, rate / 10);
+    this.lowTokens = Math.min(burst, this.lowTokens + ((now - this.lowRefilledAt) * rate) / 1000);
+    this.lowRefilledAt = now;
+    if (this.lowTokens >= 1) {
+      this.lowTokens -= 1;
+      return true;
+    }
+    this.lowTimer ??= setTimeout(
+      () => {
+        this.lowTimer = undefined;
+        this.pump();
+      },
+      Math.max(1, Math.ceil(((1 - this.lowTokens) * 1000) / rate)),
+    );
+    return false;
+  }
+
   private pump(): void {
     while (!this.stopped && this.running < this.o.concurrency && this.readyCount() > 0) {
+      if (this.ready.high.length === 0 && !this.takeLowToken()) break;
       const key = (this.ready.high.length > 0 ? this.ready.high : this.ready.low).shift()!;
       this.readySet.delete(key);
       if (this.active.has(key)) {

@@ -158,3 +158,36 @@ t.test('a debounced high add keeps its priority when a low add for the same key 
   t.same(rec.calls, ['blocker', 'a', 'low-first']);
   await q.stop();
 });
+
+t.test('low keys are paced (lowPerSecond, bursts of a tenth of a second); high keys are not', async (t) => {
+  const started: { key: string; at: number }[] = [];
+  const q = new WorkQueue({
+    concurrency: 4,
+    lowPerSecond: 100, // bursts of 10
+    process: async (key) => {
+      started.push({ key, at: Date.now() });
+    },
+  });
+  const t0 = Date.now();
+  for (let i = 0; i < 30; i++) q.add(`low-${i}`, 0, 'low');
+  q.add('high', 0, 'high');
+  await q.idle();
+  const elapsed = Date.now() - t0;
+  t.equal(started.length, 31);
+  t.ok(started.findIndex((s) => s.key === 'high') <= 10, 'the high key started within the first burst, not behind the paced ones');
+  // 10 at once, then 20 more at 100/s: at least ~200 ms, far from the 0 ms unpaced
+  t.ok(elapsed >= 150, `30 low keys at 100/s took ${elapsed} ms`);
+  t.same(started.filter((s) => s.key.startsWith('low-')).map((s) => s.key), Array.from({ length: 30 }, (_, i) => `low-${i}`), 'in order');
+  await q.stop();
+});
+
+t.test('stop() while low keys wait for pacing: nothing more starts, no timer left behind', async (t) => {
+  const started: string[] = [];
+  const q = new WorkQueue({ concurrency: 1, lowPerSecond: 10, process: async (key) => void started.push(key) });
+  for (let i = 0; i < 5; i++) q.add(`k${i}`, 0, 'low');
+  await q.stop();
+  const n = started.length;
+  await new Promise((r) => setTimeout(r, 250));
+  t.equal(started.length, n, 'nothing started after stop');
+  t.ok(n <= 1, 'only the first burst (1 at 10/s) started');
+});
