@@ -211,37 +211,31 @@ export function readLines(res: NodeJS.ReadableStream & { destroy(e?: Error): voi
       res.destroy(e);
       reject(e);
     };
+    /** Hand one line on; false once `onLine` threw (the stream is then failed). */
+    const emit = (line: string): boolean => {
+      if (!line.trim()) return true;
+      try {
+        onLine(line);
+        return true;
+      } catch (e) {
+        fail(e as Error);
+        return false;
+      }
+    };
     res.setEncoding('utf8'); // a multi-byte character may straddle two chunks
     res.on('data', (chunk: string) => {
       if (failed) return;
       let start = 0;
-      let nl = chunk.indexOf('\n');
-      while (nl !== -1) {
+      for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
         const line = rest + chunk.slice(start, nl);
         rest = '';
         start = nl + 1;
-        if (line.trim()) {
-          try {
-            onLine(line);
-          } catch (e) {
-            fail(e as Error);
-            return;
-          }
-        }
-        nl = chunk.indexOf('\n', start);
+        if (!emit(line)) return;
       }
       rest += chunk.slice(start);
     });
     res.once('end', () => {
-      if (failed) return;
-      if (rest.trim()) {
-        try {
-          onLine(rest);
-        } catch (e) {
-          fail(e as Error);
-          return;
-        }
-      }
+      if (failed || !emit(rest)) return;
       ended = true;
       resolve();
     });
