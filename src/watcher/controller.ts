@@ -212,13 +212,15 @@ export class Controller implements CacheListener {
   // ---- reconcile ----
 
   private async process(key: string): Promise<ProcessResult | void> {
+    // taken first: a key must not stay behind for a workload deleted meanwhile
+    const fromPass = this.passKeys.delete(key);
     if (!this.leader) return;
     const [kind, namespace, name] = key.split('/') as [WorkloadKind, string, string];
     const w = this.caches.getWorkload(kind, namespace, name);
     if (!w) return;
     const end = this.o.metrics?.reconcileDuration.startTimer();
     try {
-      return await this.reconcile(key, w, this.passKeys.delete(key));
+      return await this.reconcile(key, w, fromPass);
     } finally {
       end?.();
     }
