@@ -30,31 +30,94 @@ export function reducePod(raw: Record<string, unknown>): PodStamps {
   };
 }
 
+/** One requirement of a label selector. */
+export type SelectorTerm =
+  | { op: 'eq'; key: string; value: string }
+  | { op: 'in' | 'notin'; key: string; values: string[] }
+  | { op: 'exists' | 'absent'; key: string };
+
 /**
- * Does a label set match a selector in the string form of
- * transform.ts `selectorString` (`k=v`, `k in (a,b)`, `k notin (a,b)`, `k`,
- * `!k`, comma-separated; label values hold no commas or parentheses)?
+ * Parse a selector in the string form of transform.ts `selectorString`
+ * (`k=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`, comma-separated; label
+ * values hold no commas or parentheses).
  */
-export function matchesSelector(selector: string, labels: StringMap): boolean {
+export function parseSelector(selector: string): SelectorTerm[] {
+  const out: SelectorTerm[] = [];
   for (const term of selector.match(/[^,(]+(?:\([^)]*\))?/g) ?? []) {
     const t = term.trim();
     if (!t) continue;
     const set = /^(\S+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(t);
-    if (set) {
-      const values = set[3]!.split(',').map((v) => v.trim());
-      const has = Object.hasOwn(labels, set[1]!) && values.includes(labels[set[1]!]!);
-      if (set[2] === 'in' ? !has : has) return false;
-      continue;
-    }
     const eq = t.indexOf('=');
-    if (eq > 0) {
-      const k = t.slice(0, eq);
-      if (!Object.hasOwn(labels, k) || labels[k] !== t.slice(eq + 1)) return false;
-    } else if (t.startsWith('!')) {
-      if (Object.hasOwn(labels, t.slice(1))) return false;
-    } else if (!Object.hasOwn(labels, t)) return false;
+    if (set) out.push({ op: set[2] as 'in' | 'notin', key: set[1]!, values: set[3]!.split(',').map((v) => v.trim()) });
+    else if (eq > 0) out.push({ op: 'eq', key: t.slice(0, eq), value: t.slice(eq + 1) });
+    else if (t.startsWith('!')) out.push({ op: 'absent', key: t.slice(1) });
+    else out.push({ op: 'exists', key: t });
+  }
+  return out;
+}
+
+/** Does a label set meet every term? */
+export function matchesTerms(terms: readonly SelectorTerm[], labels: StringMap): boolean {
+  for (const term of terms) {
+    const has = Object.hasOwn(labels, term.key);
+    const v = labels[term.key];
+    switch (term.op) {
+      case 'eq':
+        if (!has || v !== term.value) return false;
+        break;
+      case 'in':
+        if (!has || !term.values.includes(v!)) return false;
+        break;
+      case 'notin':
+        if (has && term.values.includes(v!)) return false;
+        break;
+      case 'exists':
+        if (!has) return false;
+        break;
+      case 'absent':
+        if (has) return false;
+        break;
+    }
   }
   return true;
+}
+
+/** Does a label set match a selector string (see parseSelector)? */
+export function matchesSelector(selector: string, labels: StringMap): boolean {
+  return matchesTerms(parseSelector(selector), labels);
+}
+
+/**
+ * A namespace's pods, indexed by `key=value` of every label: a selector's
+ * rarest equality term narrows the candidates, so matching a workload costs
+ * about its own pods, not the namespace's (10,000 workloads × 10,000 pods
+ * would be 10^8 label checks per pass).
+ */
+class PodIndex {
+  readonly all: PodStamps[];
+  private readonly byLabel = new Map<string, PodStamps[]>();
+
+  constructor(pods: PodStamps[]) {
+    this.all = pods;
+    for (const p of pods) {
+      for (const [k, v] of Object.entries(p.labels)) {
+        const kv = `${k}=${v}`;
+        let list = this.byLabel.get(kv);
+        if (!list) this.byLabel.set(kv, (list = []));
+        list.push(p);
+      }
+    }
+  }
+
+  matching(terms: readonly SelectorTerm[]): PodStamps[] {
+    let candidates = this.all;
+    for (const t of terms) {
+      if (t.op !== 'eq') continue;
+      const list = this.byLabel.get(`${t.key}=${t.value}`) ?? [];
+      if (list.length < candidates.length) candidates = list;
+    }
+    return candidates.filter((p) => matchesTerms(terms, p.labels));
+  }
 }
 
 /** Pod LIST pages of a namespace. */
@@ -69,7 +132,7 @@ export class PodSnapshots {
   private readonly list: ListPods;
   private readonly ttlMs: number;
   private readonly now: () => number;
-  private readonly byNs = new Map<string, { at: number; pods: Promise<PodStamps[]> }>();
+  private readonly byNs = new Map<string, { at: number; pods: Promise<PodIndex> }>();
   private sweep: NodeJS.Timeout | undefined;
 
   constructor(list: ListPods, opts: { ttlMs?: number; now?: () => number } = {}) {
@@ -79,11 +142,15 @@ export class PodSnapshots {
   }
 
   /** The namespace's pods (reduced), listed at most once per `ttlMs`. A failed LIST is not kept. */
-  pods(namespace: string): Promise<PodStamps[]> {
+  async pods(namespace: string): Promise<PodStamps[]> {
+    return (await this.index(namespace)).all;
+  }
+
+  private index(namespace: string): Promise<PodIndex> {
     const now = this.now();
     const hit = this.byNs.get(namespace);
     if (hit && now - hit.at < this.ttlMs) return hit.pods;
-    const pods = this.listAll(namespace);
+    const pods = this.listAll(namespace).then((list) => new PodIndex(list));
     const entry = { at: now, pods };
     this.byNs.set(namespace, entry);
     pods.catch(() => {
@@ -96,7 +163,7 @@ export class PodSnapshots {
 
   /** Pods of the namespace that `selector` matches. */
   async matching(namespace: string, selector: string): Promise<PodStamps[]> {
-    return (await this.pods(namespace)).filter((p) => matchesSelector(selector, p.labels));
+    return (await this.index(namespace)).matching(parseSelector(selector));
   }
 
   /** Forget everything (stop, losing leadership). */

@@ -55,3 +55,20 @@ t.test('PodSnapshots: one paginated LIST per namespace within the TTL; a failed 
   await s.pods('ns');
   t.same(calls, ['ns:', 'ns:next', 'ns:', 'ns:', 'ns:next'], 'expired, failed (not kept), listed again');
 });
+
+t.test('PodSnapshots.matching: the label index narrows, the full selector decides', async (t) => {
+  const pods = [
+    { name: 'w1', labels: { app: 'web', tier: 'a' } },
+    { name: 'w2', labels: { app: 'web', tier: 'b' } },
+    { name: 'x1', labels: { app: 'api', tier: 'a' } },
+    { name: 'n1', labels: { other: 'y' } },
+  ].map((p) => ({ metadata: { name: p.name, labels: p.labels, creationTimestamp: '2026-12-04T10:00:00Z' }, spec: { containers: [{ env: [{ name: 'STAKATER_X_CONFIGMAP', value: p.name }] }] } }));
+  const s = new PodSnapshots(async () => ({ items: pods, resourceVersion: '1' }));
+  t.teardown(() => s.clear());
+  const names = async (sel: string) => (await s.matching('ns', sel)).map((p) => p.spec?.containers?.[0]?.env?.[0]?.value);
+  t.same(await names('app=web'), ['w1', 'w2']);
+  t.same(await names('app=web,tier in (a)'), ['w1']);
+  t.same(await names('tier in (a,b),app notin (web)'), ['x1'], 'no equality term: every pod is checked');
+  t.same(await names('app=web,other'), [], 'narrowed by app=web, then Exists(other) fails');
+  t.same(await names('app=none'), [], 'an equality term nobody has');
+});
