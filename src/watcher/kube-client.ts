@@ -127,18 +127,7 @@ export class KubeClient {
     } catch (e) {
       throw new KubeError(0, 'Transport', `${method} ${path}: ${(e as Error).message}`);
     }
-    if (status < 200 || status >= 300) {
-      let reason = String(status);
-      let message = text.slice(0, 500);
-      try {
-        const s = JSON.parse(text) as { reason?: string; message?: string };
-        reason = s.reason ?? reason;
-        message = s.message ?? message;
-      } catch {
-        // not a Status object; keep the raw text
-      }
-      throw new KubeError(status, reason, `${method} ${path}: ${status} ${message}`);
-    }
+    if (status < 200 || status >= 300) throw statusError(`${method} ${path}`, status, text);
     return (text ? JSON.parse(text) : {}) as T;
   }
 
@@ -168,8 +157,7 @@ export class KubeClient {
       throw new KubeError(0, 'Transport', `watch ${path}: ${(e as Error).message}`);
     }
     if (res.statusCode !== 200) {
-      const text = await readText(res).catch(() => '');
-      throw new KubeError(res.statusCode ?? 0, String(res.statusCode), `watch ${path}: ${res.statusCode} ${text.slice(0, 300)}`);
+      throw statusError(`watch ${path}`, res.statusCode ?? 0, await readText(res).catch(() => ''));
     }
     try {
       await readLines(res, (line) => onEvent(JSON.parse(line) as WatchEvent));
@@ -178,6 +166,20 @@ export class KubeClient {
       throw new KubeError(0, 'Transport', `watch ${path}: ${(e as Error).message}`);
     }
   }
+}
+
+/** The KubeError of a non-2xx answer: reason and message from its Status object, else the raw text. */
+function statusError(what: string, status: number, text: string): KubeError {
+  let reason = String(status);
+  let message = text.slice(0, 500);
+  try {
+    const s = JSON.parse(text) as { reason?: string; message?: string };
+    reason = s.reason ?? reason;
+    message = s.message ?? message;
+  } catch {
+    // not a Status object; keep the raw text
+  }
+  return new KubeError(status, reason, `${what}: ${status} ${message}`);
 }
 
 /**

@@ -82,11 +82,6 @@ export function matchesTerms(terms: readonly SelectorTerm[], labels: StringMap):
   return true;
 }
 
-/** Does a label set match a selector string (see parseSelector)? */
-export function matchesSelector(selector: string, labels: StringMap): boolean {
-  return matchesTerms(parseSelector(selector), labels);
-}
-
 /**
  * A namespace's pods, indexed by `key=value` of every label: a selector's
  * rarest equality term narrows the candidates, so matching a workload costs
@@ -94,7 +89,7 @@ export function matchesSelector(selector: string, labels: StringMap): boolean {
  * would be 10^8 label checks per pass).
  */
 class PodIndex {
-  readonly all: PodStamps[];
+  private readonly all: PodStamps[];
   private readonly byLabel = new Map<string, PodStamps[]>();
 
   constructor(pods: PodStamps[]) {
@@ -141,11 +136,7 @@ export class PodSnapshots {
     this.now = opts.now ?? Date.now;
   }
 
-  /** The namespace's pods (reduced), listed at most once per `ttlMs`. A failed LIST is not kept. */
-  async pods(namespace: string): Promise<PodStamps[]> {
-    return (await this.index(namespace)).all;
-  }
-
+  /** The namespace's pods (reduced, indexed), listed at most once per `ttlMs`. A failed LIST is not kept. */
   private index(namespace: string): Promise<PodIndex> {
     const now = this.now();
     const hit = this.byNs.get(namespace);

@@ -1,5 +1,8 @@
 import t from 'tap';
-import { matchesSelector, PodSnapshots, reducePod } from '../../src/watcher/pod-snapshots.ts';
+import { matchesTerms, parseSelector, PodSnapshots, reducePod } from '../../src/watcher/pod-snapshots.ts';
+import type { StringMap } from '../../src/core/types.ts';
+
+const matchesSelector = (selector: string, labels: StringMap) => matchesTerms(parseSelector(selector), labels);
 import { selectorString } from '../../src/watcher/transform.ts';
 import type { ListPage, Query } from '../../src/watcher/kube-client.ts';
 
@@ -50,9 +53,9 @@ t.test('PodSnapshots: one paginated LIST per namespace within the TTL; a failed 
   t.same(calls, ['ns:', 'ns:next'], 'both pages once, then served from the snapshot');
   now = 1000;
   fail = true;
-  await t.rejects(s.pods('ns'), /boom/);
+  await t.rejects(s.matching('ns', ''), /boom/);
   fail = false;
-  await s.pods('ns');
+  await s.matching('ns', '');
   t.same(calls, ['ns:', 'ns:next', 'ns:', 'ns:', 'ns:next'], 'expired, failed (not kept), listed again');
 });
 
