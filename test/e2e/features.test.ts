@@ -123,6 +123,10 @@ t.test('Job: recreated with the new hash', async (t) => {
     body: { metadata: { name: 'migrate', annotations: AUTO }, spec: { template: { spec: { ...podSpec('cfg'), restartPolicy: 'Never' } } } },
   });
   await waitFor('the Job cached', async () => (await reloader.get(`/explain/job/${ns}/migrate`)).status === 200);
+  // Its pod must exist before the change: a pod the Job controller creates
+  // only after it is stamped with v2, and then nothing is out of date (seen
+  // in CI: the pod came late, and rightly no reload followed).
+  await waitFor('a pod of the Job', async () => (await core.listNamespacedPod({ namespace: ns, labelSelector: 'job-name=migrate' })).items.length > 0);
   await putConfigMap(ns, 'cfg', { v: '2' });
   const job = await waitFor('the Job recreated', async () => {
     const j = await batch.readNamespacedJob({ namespace: ns, name: 'migrate' }).catch(() => undefined);
